@@ -1,0 +1,7 @@
+"""keras-genmodels: generative models as Keras 3 layers and models."""
+
+from keras_genmodels import likelihoods  # noqa: F401  (registers likelihoods)
+from keras_genmodels import layers
+from keras_genmodels import models
+
+__version__ = "0.1.0"
