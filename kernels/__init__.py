@@ -1,0 +1,1 @@
+"""Fused, XLA-compiled kernels of keras-genmodels (installed as ``keras_genmodels.kernels``)."""
