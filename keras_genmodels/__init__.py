@@ -2,6 +2,10 @@
 
 from keras_genmodels import likelihoods  # noqa: F401  (registers likelihoods)
 from keras_genmodels import layers
+from keras_genmodels import losses
 from keras_genmodels import models
+from keras_genmodels import metrics
+from keras_genmodels import callbacks
+from keras_genmodels import datasets
 
 __version__ = "0.1.0"

@@ -74,6 +74,11 @@ class KLDivergenceRegularizer(keras.layers.Layer):
                 f"Received: {inputs!r}"
             )
         z_mean, z_log_var = inputs
+        if tuple(z_mean.shape) != tuple(z_log_var.shape):
+            raise ValueError(
+                "z_mean and z_log_var must have the same shape. Received: "
+                f"{tuple(z_mean.shape)} and {tuple(z_log_var.shape)}"
+            )
         kl = ops.mean(standard_normal_kl(z_mean, z_log_var))
         self.add_loss(self.weight * kl)
         return [z_mean, z_log_var]

@@ -5,6 +5,8 @@ from keras import ops
 
 from keras_genmodels._api import register
 
+_SEED_STATE_KEY = "seed_generator_state"
+
 
 @register
 class Sampling(keras.layers.Layer):
@@ -42,7 +44,11 @@ class Sampling(keras.layers.Layer):
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def _check(self, shapes):
-        if not isinstance(shapes, (list, tuple)) or len(shapes) != 2:
+        if (
+            not isinstance(shapes, (list, tuple))
+            or len(shapes) != 2
+            or not all(isinstance(s, (list, tuple)) for s in shapes)
+        ):
             raise ValueError(
                 "Sampling expects a list of two tensors [z_mean, z_log_var]. "
                 f"Received: {shapes!r}"
@@ -66,6 +72,19 @@ class Sampling(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         self._check(input_shape)
         return tuple(input_shape[0])
+
+    # The seed generator's state is not a layer variable, so Keras would not
+    # save it: store it too, so a reloaded layer continues the same stream of
+    # draws (and files without it still load, starting from ``seed``).
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[_SEED_STATE_KEY] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        keys = list(store.keys())
+        if _SEED_STATE_KEY in keys:
+            self.seed_generator.state.assign(store[_SEED_STATE_KEY])
+        super().load_own_variables({k: store[k] for k in keys if k != _SEED_STATE_KEY})
 
     def get_config(self):
         config = super().get_config()

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from keras_genmodels import _backend
+
 
 def unpack(data):
     """Split a batch into ``(x, y, sample_weight)`` like Keras' own trainer."""
@@ -50,3 +52,92 @@ def as_float32(x):
     if x.dtype != "float32":
         x = ops.cast(x, "float32")
     return x
+
+
+class DataErrorsAsValueError:
+    """Mixin for ``keras.Model`` subclasses that validate data in their steps.
+
+    The models check their data (``_backend.check``) inside ``train_step`` /
+    ``test_step``; in a compiled step a failed check is a backend assertion
+    error. With this mixin first in the bases, ``fit``, ``evaluate``,
+    ``train_on_batch`` and ``test_on_batch`` raise ``ValueError(message)``
+    instead, as the eager entry points do.
+
+    It also stops ``sample_weight`` from being dropped: Keras silently drops
+    it when ``y`` is None. Models that ignore ``y`` (``_ignores_y = True``,
+    e.g. the VAE) get ``x`` passed as a placeholder ``y``; others raise
+    ``ValueError``.
+    """
+
+    _ignores_y = False
+
+    def _keep_sample_weight(self, args, kwargs):
+        if kwargs.get("sample_weight") is None:
+            return args, kwargs
+        args = list(args)
+        x = args[0] if args else kwargs.get("x")
+        y = args[1] if len(args) > 1 else kwargs.get("y")
+        if y is not None or x is None:
+            return tuple(args), kwargs
+        if not self._ignores_y:
+            raise ValueError(
+                f"{type(self).__name__} received sample_weight without y; Keras would "
+                "silently ignore it. Pass y, or a dataset yielding "
+                "(x, y, sample_weight)."
+            )
+        if len(args) > 1:
+            args[1] = x
+        elif args:
+            kwargs["y"] = x
+        else:
+            kwargs["y"] = kwargs["x"]
+        return tuple(args), kwargs
+
+    def fit(self, *args, **kwargs):
+        args, kwargs = self._keep_sample_weight(args, kwargs)
+        with _backend.data_errors_as_value_error():
+            return super().fit(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        args, kwargs = self._keep_sample_weight(args, kwargs)
+        with _backend.data_errors_as_value_error():
+            return super().evaluate(*args, **kwargs)
+
+    def train_on_batch(self, *args, **kwargs):
+        args, kwargs = self._keep_sample_weight(args, kwargs)
+        with _backend.data_errors_as_value_error():
+            return super().train_on_batch(*args, **kwargs)
+
+    def test_on_batch(self, *args, **kwargs):
+        args, kwargs = self._keep_sample_weight(args, kwargs)
+        with _backend.data_errors_as_value_error():
+            return super().test_on_batch(*args, **kwargs)
+
+    fit.__doc__ = keras.Model.fit.__doc__
+    evaluate.__doc__ = keras.Model.evaluate.__doc__
+    train_on_batch.__doc__ = keras.Model.train_on_batch.__doc__
+    test_on_batch.__doc__ = keras.Model.test_on_batch.__doc__
+
+
+SEED_STATE_KEY = "seed_generator_state"
+
+
+def save_seed_state(seed_generator, store):
+    """Store a ``SeedGenerator``'s state in a ``save_own_variables`` store.
+
+    Keras does not save seed-generator states; models call this from
+    ``save_own_variables`` so a reloaded model continues the same stream of
+    random draws.
+    """
+    store[SEED_STATE_KEY] = seed_generator.state
+
+
+def load_seed_state(seed_generator, store):
+    """Restore what :func:`save_seed_state` stored (if present).
+
+    Returns the store without that entry, for ``super().load_own_variables``.
+    """
+    keys = list(store.keys())
+    if SEED_STATE_KEY in keys:
+        seed_generator.state.assign(store[SEED_STATE_KEY])
+    return {k: store[k] for k in keys if k != SEED_STATE_KEY}

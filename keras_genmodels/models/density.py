@@ -67,34 +67,72 @@ class DensityModel(keras.Model):
         return x
 
     # ------------------------------------------------------------ density
-    def log_prob_tensor(self, x, training=False):
-        """Per-example exact ``log p(x)`` in nats as a backend tensor (differentiable)."""
-        return self.likelihood.log_prob(x, self(x, training=training))
+    def log_prob_tensor(self, x, training=False, condition=None):
+        """Per-example exact ``log p(x)`` in nats as a backend tensor (differentiable).
 
-    def log_prob(self, x, batch_size=256):
-        """Exact per-example log-likelihood ``log p(x)`` in nats (NumPy ``(n,)``)."""
+        ``condition`` (from ``_condition_from``) is passed to ``call`` as the
+        keyword ``condition`` only when it is not None, so unconditional
+        subclasses keep the plain ``call(x, training)`` signature.
+        """
+        if condition is None:
+            params = self(x, training=training)
+        else:
+            params = self(x, condition=condition, training=training)
+        return self.likelihood.log_prob(x, params)
+
+    def _log_prob_with(self, x, training=False, condition=None):
+        if condition is None:
+            return self.log_prob_tensor(x, training=training)
+        return self.log_prob_tensor(x, training=training, condition=condition)
+
+    def log_prob(self, x, batch_size=256, labels=None):
+        """Exact per-example log-likelihood ``log p(x)`` in nats (NumPy ``(n,)``).
+
+        ``labels`` (one per example) are required by conditional models and
+        rejected by unconditional ones.
+        """
         x = np.asarray(x)
+        if labels is not None:
+            labels = np.asarray(labels)
+            if len(labels) != len(x):
+                raise ValueError(
+                    f"labels must have one entry per example: {len(x)} examples, "
+                    f"received {len(labels)} labels."
+                )
         out = []
         for start in range(0, len(x), batch_size):
             xb = self._prepare(x[start:start + batch_size])
-            out.append(ops.convert_to_numpy(self.log_prob_tensor(xb)))
+            cond = self._condition_from(
+                None if labels is None else labels[start:start + batch_size])
+            if labels is not None and cond is None:
+                raise ValueError(
+                    f"{type(self).__name__} is unconditional; log_prob does not take labels."
+                )
+            out.append(ops.convert_to_numpy(self._log_prob_with(xb, condition=cond)))
         return np.concatenate(out) if out else np.zeros((0,), "float32")
 
-    def bits_per_dim(self, x, batch_size=256):
+    def _log_prob_labels(self, x, batch_size, labels):
+        # Subclasses may override log_prob(x, batch_size) without labels.
+        if labels is None:
+            return self.log_prob(x, batch_size)
+        return self.log_prob(x, batch_size, labels=labels)
+
+    def bits_per_dim(self, x, batch_size=256, labels=None):
         """Per-example negative log-likelihood in bits per dimension."""
-        return -self.log_prob(x, batch_size) / (self.num_dims * math.log(2.0))
+        return -self._log_prob_labels(x, batch_size, labels) / (self.num_dims * math.log(2.0))
 
-    def score_samples(self, x, batch_size=256):
+    def score_samples(self, x, batch_size=256, labels=None):
         """``log p(x)`` per example (scikit-learn convention: lower is more abnormal)."""
-        return self.log_prob(x, batch_size)
+        return self._log_prob_labels(x, batch_size, labels)
 
-    def anomaly_score(self, x, batch_size=256):
+    def anomaly_score(self, x, batch_size=256, labels=None):
         """``-log p(x)`` per example in nats: higher is more anomalous."""
-        return -self.log_prob(x, batch_size)
+        return -self._log_prob_labels(x, batch_size, labels)
 
     # ------------------------------------------------------------ training
-    def compute_losses(self, x, sample_weight=None, training=False):
-        nll = _common.weighted_mean(-self.log_prob_tensor(x, training=training), sample_weight)
+    def compute_losses(self, x, sample_weight=None, training=False, condition=None):
+        nll = _common.weighted_mean(
+            -self._log_prob_with(x, training=training, condition=condition), sample_weight)
         loss = nll
         if self.losses:
             loss = loss + ops.sum(ops.stack([ops.cast(l, loss.dtype) for l in self.losses]))
@@ -102,24 +140,37 @@ class DensityModel(keras.Model):
                 "bits_per_dim": nll / (self.num_dims * math.log(2.0))}
 
     def _condition_from(self, y):
-        """Hook for conditional models: the conditioning input from the labels."""
+        """Hook for conditional models: the conditioning input from the labels.
+
+        Called by ``train_step``/``test_step`` with the dataset's ``y`` (None
+        when the data yields ``x`` only) and by ``log_prob(x, labels=...)``.
+        Unconditional models return None (labels a dataset yields are
+        ignored); conditional models override it, return a tensor and raise
+        ``ValueError`` when ``y`` is None.
+        """
         return None
 
+    def _conditioned_losses(self, x, y, sample_weight, training):
+        cond = self._condition_from(y)
+        if cond is None:
+            return self.compute_losses(x, sample_weight, training=training)
+        return self.compute_losses(x, sample_weight, training=training, condition=cond)
+
     def train_step(self, data):
-        x, _, sample_weight = _common.unpack(data)
+        x, y, sample_weight = _common.unpack(data)
         x = self._prepare(x)
 
         def loss_fn():
-            values = self.compute_losses(x, sample_weight, training=True)
+            values = self._conditioned_losses(x, y, sample_weight, True)
             return values["loss"], values
 
         _, values = _backend.minimize(self.optimizer, loss_fn, self.trainable_weights)
         return _common.update(self._trackers, values)
 
     def test_step(self, data):
-        x, _, sample_weight = _common.unpack(data)
+        x, y, sample_weight = _common.unpack(data)
         x = self._prepare(x)
-        return _common.update(self._trackers, self.compute_losses(x, sample_weight))
+        return _common.update(self._trackers, self._conditioned_losses(x, y, sample_weight, False))
 
     def sample(self, n, seed=None, verbose=1):
         raise NotImplementedError

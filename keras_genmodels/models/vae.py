@@ -23,7 +23,7 @@ def _normal_log_prob(z, mean, log_var):
 
 
 @register
-class VAE(keras.Model):
+class VAE(_common.DataErrorsAsValueError, keras.Model):
     """Variational autoencoder trained on the evidence lower bound.
 
     ``ELBO(x) = E_q(z|x)[log p(x|z)] - beta * KL(q(z|x) || N(0, I))`` with a
@@ -65,6 +65,10 @@ class VAE(keras.Model):
         Burda, Grosse & Salakhutdinov, "Importance Weighted Autoencoders",
         ICLR 2016.
     """
+
+    # ``y`` is unused, so ``fit(x, sample_weight=w)`` passes x as y (see
+    # ``_common.DataErrorsAsValueError``) instead of Keras dropping ``w``.
+    _ignores_y = True
 
     def __init__(self, encoder, decoder, likelihood="bernoulli", beta=1.0, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -275,6 +279,14 @@ class VAE(keras.Model):
         return ops.convert_to_numpy(est)
 
     # --------------------------------------------------------------- config
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        _common.save_seed_state(self.seed_generator, store)
+
+    def load_own_variables(self, store):
+        store = _common.load_seed_state(self.seed_generator, store)
+        super().load_own_variables(store)
+
     def get_config(self):
         config = super().get_config()
         config.update({

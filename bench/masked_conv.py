@@ -1,0 +1,296 @@
+"""Training throughput of a PixelCNN: masked-kernel baselines vs the fused kernel.
+
+Trains the keras.io PixelCNN architecture (binarized 28x28x1 images; a 7x7
+mask-A conv, ``--blocks`` residual blocks ReLU -> 1x1 conv -> 3x3 mask-B conv
+with half the filters -> 1x1 conv -> add, two 1x1 mask-B convs, a 1x1 logit
+conv; ``--filters`` 64, batch 64) written four ways, each with and without
+``jit_compile`` (XLA) on the training step:
+
+* ``keras_io``: the keras.io example's ``PixelConvLayer`` (``kernel.assign(
+  kernel * mask)`` on every call, then a dense conv);
+* ``tfp``: ``tfp.distributions.PixelCNN`` (PixelCNN++ with shifted convs) at
+  ``--filters`` filters, ``--tfp-resnets`` resnet blocks, one hierarchy (its
+  compile is slow: ``--tfp-steps`` steps only);
+* ``reference``: ``MaskedConv2D(implementation="reference")`` (mask multiplied
+  into the kernel inside the op, no state change);
+* ``fused``: ``MaskedConv2D(implementation="fused")`` (masked-out taps
+  skipped); ``fused_xla`` additionally compiles each masked conv with XLA on
+  its own (relevant when the step itself is not XLA-compiled).
+
+Every model takes the same plain-SGD training step on a fixed batch (so the
+optimizer is not what is measured): ``images/s`` is the median over
+``--repeats`` timed runs of ``--steps`` steps, after one warm-up step (whose
+time, compile included, is reported separately). FLOPs per image are counted
+per forward pass (2 per multiply-add); a training step is counted as 3x the
+forward (forward, input gradient, kernel gradient). ``dense`` counts every
+kernel tap, ``useful`` only the unmasked ones; the useful FLOP rate is compared
+with the machine's own peak, measured here as a plain 3x3 64->64 convolution on
+a 64x28x28x64 input (training-step-like: forward + both gradients).
+
+Usage::
+
+    python bench/masked_conv.py                 # full run (a few minutes on 2 cores)
+    python bench/masked_conv.py --steps 3 --repeats 1 --tfp-steps 1   # quick check
+
+Prints a table and one JSON line (prefix ``JSON:``).
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from keras_genmodels.kernels import conv_flops  # noqa: E402
+from keras_genmodels.layers import MaskedConv2D  # noqa: E402
+
+H = W = 28
+
+
+# --------------------------------------------------------------------------
+# (a) the keras.io example's layers (kernel.assign(kernel * mask) per call)
+class PixelConvLayer(keras.layers.Layer):
+    def __init__(self, mask_type, **kwargs):
+        super().__init__()
+        self.mask_type = mask_type
+        self.conv = keras.layers.Conv2D(**kwargs)
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+        kernel_shape = self.conv.kernel.shape
+        self.mask = np.zeros(shape=kernel_shape, dtype="float32")
+        self.mask[: kernel_shape[0] // 2, ...] = 1.0
+        self.mask[kernel_shape[0] // 2, : kernel_shape[1] // 2, ...] = 1.0
+        if self.mask_type == "B":
+            self.mask[kernel_shape[0] // 2, kernel_shape[1] // 2, ...] = 1.0
+
+    def call(self, inputs):
+        self.conv.kernel.assign(self.conv.kernel * self.mask)
+        return self.conv(inputs)
+
+
+def _masked(kind, filters, kernel_size, mask_type, activation):
+    if kind == "keras_io":
+        return PixelConvLayer(mask_type=mask_type, filters=filters, kernel_size=kernel_size,
+                              padding="same", activation=activation)
+    return MaskedConv2D(filters, kernel_size, mask_type=mask_type, activation=activation,
+                        implementation=kind)
+
+
+def build_pixelcnn(kind, filters=64, blocks=5):
+    """The keras.io PixelCNN (logits out) with masked convs of the given kind.
+
+    Returns the model and the list of conv specs
+    ``(kernel_size, in, out, mask_type or None)`` for FLOP counting.
+    """
+    specs = []
+    inputs = keras.Input((H, W, 1))
+    x = _masked(kind, filters, 7, "A", "relu")(inputs)
+    specs.append((7, 1, filters, "A"))
+    for _ in range(blocks):
+        h = keras.layers.ReLU()(x)
+        h = keras.layers.Conv2D(filters, 1, activation="relu")(h)
+        h = _masked(kind, filters // 2, 3, "B", "relu")(h)
+        h = keras.layers.Conv2D(filters, 1, activation="relu")(h)
+        x = keras.layers.add([x, h])
+        specs += [(1, filters, filters, None), (3, filters, filters // 2, "B"),
+                  (1, filters // 2, filters, None)]
+    for _ in range(2):
+        x = _masked(kind, filters, 1, "B", "relu")(x)
+        specs.append((1, filters, filters, "B"))
+    out = keras.layers.Conv2D(1, 1)(x)
+    specs.append((1, filters, 1, None))
+    return keras.Model(inputs, out), specs
+
+
+def flops_per_image(specs):
+    totals = {"dense": 0, "useful": 0, "fused": 0}
+    for k, cin, cout, mask in specs:
+        f = conv_flops(k, cin, cout, mask)
+        for key in totals:
+            totals[key] += f[key] * H * W
+    return totals
+
+
+def _sgd_step_fn(loss_fn, variables, jit, lr=1e-3):
+    def step(x):
+        with tf.GradientTape() as tape:
+            loss = loss_fn(x)
+        grads = tape.gradient(loss, variables)
+        for v, g in zip(variables, grads):
+            v.assign_sub(lr * g)
+        return loss
+
+    return tf.function(step, jit_compile=jit)
+
+
+def keras_step(model, jit):
+    def loss_fn(x):
+        logits = model(x, training=True)
+        return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits))
+
+    return _sgd_step_fn(loss_fn, model.trainable_variables, jit)
+
+
+def tfp_model(filters, resnets):
+    import tensorflow_probability as tfp
+
+    dist = tfp.distributions.PixelCNN(
+        image_shape=(H, W, 1), num_resnet=resnets, num_hierarchies=1, num_filters=filters,
+        num_logistic_mix=1, receptive_field_dims=(3, 3), dropout_p=0.0,
+        use_weight_norm=False, use_data_init=False, high=1, low=0)
+    return dist
+
+
+def tfp_step(dist, x, jit):
+    dist.log_prob(x[:1])  # builds the network variables
+    variables = dist.trainable_variables
+
+    def loss_fn(x):
+        return -tf.reduce_mean(dist.log_prob(x)) / (H * W)
+
+    return _sgd_step_fn(loss_fn, variables, jit)
+
+
+def tfp_forward_flops(dist, x):
+    """Graph FLOPs of one forward pass (TF's profiler), per image."""
+    fn = tf.function(lambda t: dist.log_prob(t)).get_concrete_function(
+        tf.TensorSpec(x.shape, x.dtype))
+    opts = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    opts["output"] = "none"
+    prof = tf.compat.v1.profiler.profile(fn.graph, options=opts)
+    return prof.total_float_ops / int(x.shape[0])
+
+
+def time_step(step, x, steps, repeats):
+    t0 = time.perf_counter()
+    float(step(x))
+    first = time.perf_counter() - t0
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            loss = step(x)
+        float(loss)
+        rates.append(steps * int(x.shape[0]) / (time.perf_counter() - t0))
+    return statistics.median(rates), rates, first
+
+
+def measure_peak(batch, repeats, steps):
+    """Plain 3x3 64->64 conv on (batch, 28, 28, 64): forward + both gradients."""
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.standard_normal((batch, H, W, 64)), tf.float32)
+    k = tf.Variable(rng.standard_normal((3, 3, 64, 64)).astype("float32") * 0.05)
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.nn.conv2d(x, k, 1, "SAME")
+            loss = tf.reduce_sum(y * y)
+        gx, gk = tape.gradient(loss, [x, k])
+        return tf.reduce_sum(gx) + tf.reduce_sum(gk)
+
+    rate, _, _ = time_step(step, x, max(steps, 5), max(repeats, 3))
+    flops = 3 * 2 * 9 * 64 * 64 * H * W
+    return rate * flops / 1e9
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=10, help="training steps per timed repeat")
+    p.add_argument("--repeats", type=int, default=5, help="timed repeats (median reported)")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--filters", type=int, default=64)
+    p.add_argument("--blocks", type=int, default=5)
+    p.add_argument("--tfp-resnets", type=int, default=2)
+    p.add_argument("--tfp-steps", type=int, default=2, help="steps per repeat for TFP (slow)")
+    p.add_argument("--models", default="keras_io,tfp,reference,fused,fused_xla",
+                   help="comma-separated subset of keras_io,tfp,reference,fused,fused_xla")
+    p.add_argument("--xla", default="off,on", help="'off', 'on' or 'off,on' (step jit_compile)")
+    args = p.parse_args(argv)
+
+    kinds = [k.strip() for k in args.models.split(",") if k.strip()]
+    allowed = {"keras_io", "tfp", "reference", "fused", "fused_xla"}
+    if not set(kinds) <= allowed:
+        raise ValueError(f"--models must be a subset of {sorted(allowed)}. Received: {args.models}")
+    xla_modes = [{"off": False, "on": True}[m.strip()] for m in args.xla.split(",")]
+
+    rng = np.random.default_rng(0)
+    x = tf.constant((rng.random((args.batch, H, W, 1)) < 0.3).astype("float32"))
+
+    peak = measure_peak(args.batch, args.repeats, args.steps)
+    print(f"measured conv peak (3x3 64->64, 64x28x28, fwd+bwd): {peak:.1f} GFLOP/s")
+
+    rows = []
+    for kind in kinds:
+        for jit in xla_modes:
+            if kind == "fused_xla" and jit:
+                continue  # identical to fused under an XLA-compiled step
+            keras.utils.set_random_seed(0)
+            if kind == "tfp":
+                dist = tfp_model(args.filters, args.tfp_resnets)
+                step = tfp_step(dist, x, jit)
+                fwd = tfp_forward_flops(dist, x)
+                flops = {"dense": fwd, "useful": fwd, "fused": fwd}  # shifted convs: no masked taps
+                steps = args.tfp_steps
+            else:
+                model, specs = build_pixelcnn(kind, args.filters, args.blocks)
+                step = keras_step(model, jit)
+                flops = flops_per_image(specs)
+                steps = args.steps
+            rate, rates, first = time_step(step, x, steps, args.repeats)
+            rows.append({
+                "model": kind, "xla": jit, "images_per_s": rate, "repeats": rates,
+                "first_step_s": first,
+                "dense_mflop_per_image": flops["dense"] / 1e6,
+                "useful_mflop_per_image": flops["useful"] / 1e6,
+                "dense_gflops": 3 * flops["dense"] * rate / 1e9,
+                "useful_gflops": 3 * flops["useful"] * rate / 1e9,
+            })
+            r = rows[-1]
+            print(f"  {kind:10s} xla={str(jit):5s} {rate:8.1f} img/s  (first step {first:.1f} s)",
+                  flush=True)
+
+    base = {r["xla"]: r["images_per_s"] for r in rows if r["model"] == "keras_io"}
+    base_best = max(base.values()) if base else None
+    print()
+    header = (f"{'model':10s} {'XLA':5s} {'img/s':>8s} {'vs keras.io':>11s} {'dense MF/img':>12s} "
+              f"{'useful MF/img':>13s} {'dense GF/s':>10s} {'useful GF/s':>11s} {'% of peak':>9s}")
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        ratio = r["images_per_s"] / base_best if base_best else float("nan")
+        r["speedup_vs_keras_io_best"] = ratio
+        r["useful_fraction_of_peak"] = r["useful_gflops"] / peak
+        print(f"{r['model']:10s} {str(r['xla']):5s} {r['images_per_s']:8.1f} {ratio:10.2f}x "
+              f"{r['dense_mflop_per_image']:12.1f} {r['useful_mflop_per_image']:13.1f} "
+              f"{r['dense_gflops']:10.1f} {r['useful_gflops']:11.1f} "
+              f"{100 * r['useful_fraction_of_peak']:8.0f}%")
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak resident memory of this process: {peak_rss_mb:.0f} MB")
+    result = {
+        "benchmark": "masked_conv_training", "batch": args.batch, "filters": args.filters,
+        "blocks": args.blocks, "steps": args.steps, "repeats": args.repeats,
+        "peak_conv_gflops": peak, "peak_rss_mb": peak_rss_mb,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                    "tensorflow": tf.__version__, "keras": keras.__version__,
+                    "python": sys.version.split()[0]},
+        "rows": rows,
+    }
+    print("JSON: " + json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,241 @@
+"""The gated PixelCNN block: vertical and horizontal stacks without a blind spot."""
+
+import keras
+from keras import layers as keras_layers
+from keras import ops
+
+from keras_genmodels._api import register
+from keras_genmodels.layers.masked_conv import MaskedConv2D
+
+
+def gate(x, color_groups=1):
+    """``tanh(a) * sigmoid(b)`` with ``a, b`` the two halves of every colour group.
+
+    ``x`` has ``2 * f`` channels split into ``color_groups`` contiguous groups;
+    each group holds its ``tanh`` half followed by its ``sigmoid`` half, so
+    output group ``g`` (``f / color_groups`` channels) only mixes input group
+    ``g`` and the colour ordering of a masked network is kept.
+    """
+    channels = x.shape[-1]
+    lead = tuple(ops.shape(x)[:-1])
+    x = ops.reshape(x, lead + (color_groups, 2, channels // (2 * color_groups)))
+    out = ops.tanh(x[..., 0, :]) * ops.sigmoid(x[..., 1, :])
+    return ops.reshape(out, lead + (channels // 2,))
+
+
+def down_shift(x):
+    """Shift an image tensor down by one row (zeros enter at the top)."""
+    return ops.pad(x, ((0, 0), (1, 0), (0, 0), (0, 0)))[:, :-1]
+
+
+@register
+class GatedPixelCNNBlock(keras_layers.Layer):
+    """One layer of the Gated PixelCNN: a vertical and a horizontal stack.
+
+    The **vertical stack** ``v`` at row ``i`` summarises only rows ``< i``
+    (all columns within the receptive field); the **horizontal stack** ``h``
+    at ``(i, j)`` sees row ``i`` left of ``j`` (and ``j`` itself after the
+    first layer) plus the vertical stack of its own row. Together they cover
+    every earlier pixel in a growing triangle, without the blind spot of the
+    masked-convolution PixelCNN.
+
+    With ``mask_type="A"`` (the first layer, fed the image as both ``v`` and
+    ``h``) the vertical stack is a ``(k // 2) x k`` convolution shifted down
+    one row, and the horizontal one a ``1 x k`` ``MaskedConv2D`` with mask A
+    (excluding the current pixel / colour group). With ``mask_type="B"`` the
+    vertical convolution is ``(k // 2 + 1) x k`` over rows ``i - k//2 .. i`` of
+    the (already shifted) vertical stack, the horizontal one a ``1 x k`` mask-B
+    convolution, and the horizontal output is residual:
+
+        v_pre = conv_v(v) + V_v y          v_out = tanh(v_pre_a) * sigmoid(v_pre_b)
+        h_pre = conv_h(h) + 1x1(v_pre) + V_h y   (so the last block's V_v is used too)
+        h_out = h + 1x1(tanh(h_pre_a) * sigmoid(h_pre_b))      (residual only for "B")
+
+    where ``y`` is the optional conditioning vector (e.g. a one-hot class
+    label), entering every gate as a bias. Colour groups (``color_groups=3``
+    for R -> G -> B) are respected by the horizontal stack (the vertical stack
+    only holds earlier rows, so it may feed every group).
+
+    The sub-layers are attributes (``vertical_conv``, ``vertical_to_horizontal``,
+    ``horizontal_conv``, ``horizontal_output``, ``vertical_condition``,
+    ``horizontal_condition``), so a cached sampler can read their weights.
+
+    Args:
+        filters: int, channels ``f`` of both stacks (divisible by
+            ``color_groups``).
+        kernel_size: odd int ``k`` (>= 3 for mask ``"A"``).
+        mask_type: ``"A"`` (first layer) or ``"B"``.
+        color_groups: int, colour channel groups of the horizontal stack.
+        condition_dim: int or None, size of the conditioning vector; when set
+            the layer takes a third input.
+        kernel_initializer: initializer of all kernels.
+        **kwargs: base layer arguments.
+
+    Input shape:
+        ``[v, h]`` or ``[v, h, y]``: ``v`` and ``h`` 4D ``(batch, H, W, c)``
+        (the image for mask A, ``f`` channels for mask B), ``y`` of shape
+        ``(batch, condition_dim)``.
+
+    Output shape:
+        ``[v_out, h_out]``, each ``(batch, H, W, filters)``.
+
+    Raises:
+        ValueError: for an even kernel size, an unknown mask type, ``filters``
+            not divisible by ``color_groups``, or a missing / unexpected
+            conditioning input.
+
+    Example:
+
+    >>> x = keras.Input((28, 28, 1))
+    >>> v, h = GatedPixelCNNBlock(32, 7, mask_type="A")([x, x])
+    >>> v, h = GatedPixelCNNBlock(32, 3, mask_type="B")([v, h])
+
+    References:
+        van den Oord, Kalchbrenner, Vinyals, Espeholt, Graves & Kavukcuoglu,
+        "Conditional Image Generation with PixelCNN Decoders", NeurIPS 2016.
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size=3,
+        mask_type="B",
+        color_groups=1,
+        condition_dim=None,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
+            raise ValueError(f"filters must be a positive int. Received: filters={filters!r}")
+        if not isinstance(color_groups, int) or color_groups < 1 or filters % color_groups:
+            raise ValueError(
+                f"filters ({filters}) must be divisible by color_groups. "
+                f"Received: color_groups={color_groups!r}"
+            )
+        if not isinstance(mask_type, str) or mask_type.upper() not in ("A", "B"):
+            raise ValueError(f"mask_type must be 'A' or 'B'. Received: mask_type={mask_type!r}")
+        mask_type = mask_type.upper()
+        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0 or (
+            mask_type == "A" and kernel_size < 3
+        ):
+            raise ValueError(
+                "kernel_size must be an odd int (>= 3 for mask_type='A'). "
+                f"Received: kernel_size={kernel_size!r}"
+            )
+        if condition_dim is not None and (not isinstance(condition_dim, int) or condition_dim < 1):
+            raise ValueError(
+                f"condition_dim must be None or a positive int. Received: {condition_dim!r}"
+            )
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.mask_type = mask_type
+        self.color_groups = color_groups
+        self.condition_dim = condition_dim
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+        k = kernel_size
+        self.vertical_rows = k // 2 if mask_type == "A" else k // 2 + 1
+        self.vertical_conv = keras_layers.Conv2D(
+            2 * filters, (self.vertical_rows, k), padding="valid",
+            kernel_initializer=kernel_initializer, name="vertical_conv",
+        )
+        self.vertical_to_horizontal = keras_layers.Conv2D(
+            2 * filters, 1, kernel_initializer=kernel_initializer,
+            name="vertical_to_horizontal",
+        )
+        self.horizontal_conv = MaskedConv2D(
+            2 * filters, (1, k), mask_type=mask_type, color_groups=color_groups,
+            kernel_initializer=kernel_initializer, name="horizontal_conv",
+        )
+        self.horizontal_output = MaskedConv2D(
+            filters, 1, mask_type="B", color_groups=color_groups,
+            kernel_initializer=kernel_initializer, name="horizontal_output",
+        )
+        if condition_dim is not None:
+            self.vertical_condition = keras_layers.Dense(
+                2 * filters, use_bias=False, name="vertical_condition")
+            self.horizontal_condition = keras_layers.Dense(
+                2 * filters, use_bias=False, name="horizontal_condition")
+        else:
+            self.vertical_condition = None
+            self.horizontal_condition = None
+
+    def _check_inputs(self, shapes):
+        n = 3 if self.condition_dim is not None else 2
+        if not isinstance(shapes, (list, tuple)) or len(shapes) != n or not all(
+            isinstance(s, (list, tuple)) for s in shapes
+        ):
+            raise ValueError(
+                f"GatedPixelCNNBlock(condition_dim={self.condition_dim}) expects {n} inputs "
+                f"{'[v, h, y]' if n == 3 else '[v, h]'}. Received: {shapes!r}"
+            )
+        v_shape, h_shape = tuple(shapes[0]), tuple(shapes[1])
+        if len(v_shape) != 4 or len(h_shape) != 4 or v_shape[1:3] != h_shape[1:3]:
+            raise ValueError(
+                "v and h must be 4D with the same height and width. "
+                f"Received: v={v_shape}, h={h_shape}"
+            )
+        if self.mask_type == "B" and h_shape[-1] != self.filters:
+            raise ValueError(
+                f"A mask-B GatedPixelCNNBlock needs h with filters={self.filters} channels "
+                f"(it is residual). Received: h={h_shape}"
+            )
+        if self.mask_type == "A" and h_shape[-1] % self.color_groups:
+            raise ValueError(
+                f"The input channels ({h_shape[-1]}) must be divisible by "
+                f"color_groups={self.color_groups}."
+            )
+        return v_shape, h_shape
+
+    def build(self, input_shape):
+        v_shape, h_shape = self._check_inputs(input_shape)
+        k = self.kernel_size
+        batch, height, width = v_shape[0], v_shape[1], v_shape[2]
+        padded = (batch, None if height is None else height + self.vertical_rows - 1,
+                  None if width is None else width + k - 1, v_shape[-1])
+        self.vertical_conv.build(padded)
+        pre = (batch, height, width, 2 * self.filters)
+        self.vertical_to_horizontal.build(pre)
+        self.horizontal_conv.build(h_shape)
+        self.horizontal_output.build((batch, height, width, self.filters))
+        if self.condition_dim is not None:
+            self.vertical_condition.build((batch, self.condition_dim))
+            self.horizontal_condition.build((batch, self.condition_dim))
+
+    def call(self, inputs):
+        v, h = inputs[0], inputs[1]
+        y = inputs[2] if self.condition_dim is not None else None
+        k = self.kernel_size
+        v_pad = ops.pad(v, ((0, 0), (self.vertical_rows - 1, 0), (k // 2, k // 2), (0, 0)))
+        v_pre = self.vertical_conv(v_pad)
+        if self.mask_type == "A":
+            v_pre = down_shift(v_pre)
+        if y is not None:
+            y = ops.cast(y, v_pre.dtype)
+            v_pre = v_pre + self.vertical_condition(y)[:, None, None, :]
+        h_pre = self.horizontal_conv(h) + self.vertical_to_horizontal(v_pre)
+        if y is not None:
+            h_pre = h_pre + self.horizontal_condition(y)[:, None, None, :]
+        v_out = gate(v_pre, 1)
+        h_out = self.horizontal_output(gate(h_pre, self.color_groups))
+        if self.mask_type == "B":
+            h_out = h + h_out
+        return [v_out, h_out]
+
+    def compute_output_shape(self, input_shape):
+        v_shape, _ = self._check_inputs(input_shape)
+        out = tuple(v_shape[:3]) + (self.filters,)
+        return [out, out]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "mask_type": self.mask_type,
+            "color_groups": self.color_groups,
+            "condition_dim": self.condition_dim,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        })
+        return config

@@ -1,0 +1,321 @@
+"""MaskedDense: the masked fully-connected layer of MADE (Germain et al., 2015)."""
+
+import numpy as np
+from keras import activations
+from keras import constraints
+from keras import initializers
+from keras import layers as keras_layers
+from keras import ops
+from keras import regularizers
+
+from keras_genmodels._api import register
+
+HIDDEN_DEGREES = ("random", "equal")
+
+
+def degree_mask(input_degrees, output_degrees, strict=False):
+    """The MADE connectivity mask from unit degrees.
+
+    Unit ``j`` of the output may see unit ``i`` of the input when
+    ``output_degrees[j] >= input_degrees[i]`` (hidden layers) or, with
+    ``strict=True``, when ``output_degrees[j] > input_degrees[i]`` (the output
+    layer and direct input-to-output connections, so that output ``d`` never
+    sees input ``d`` itself).
+
+    Args:
+        input_degrees: int array ``(in,)``, or ``(num_masks, in)`` for a stack
+            of masks.
+        output_degrees: int array ``(out,)`` or ``(num_masks, out)``.
+        strict: bool, use ``>`` instead of ``>=``.
+
+    Returns:
+        float32 NumPy array ``(in, out)`` (or ``(num_masks, in, out)``) of 0/1.
+
+    Raises:
+        ValueError: for non-integer degrees or mismatching stack sizes.
+
+    Example:
+
+    >>> degree_mask([1, 2, 3], [1, 2], strict=False)
+    array([[1., 1.], [0., 1.], [0., 0.]], dtype=float32)
+    """
+    din = _as_degrees(input_degrees, "input_degrees")
+    dout = _as_degrees(output_degrees, "output_degrees")
+    if din.ndim != dout.ndim or (din.ndim == 2 and din.shape[0] != dout.shape[0]):
+        raise ValueError(
+            "input_degrees and output_degrees must both be 1D, or both 2D with the "
+            f"same number of masks. Received shapes {din.shape} and {dout.shape}"
+        )
+    if strict:
+        mask = dout[..., None, :] > din[..., :, None]
+    else:
+        mask = dout[..., None, :] >= din[..., :, None]
+    return mask.astype("float32")
+
+
+def _as_degrees(degrees, name):
+    arr = np.asarray(degrees)
+    if arr.ndim not in (1, 2) or arr.size == 0:
+        raise ValueError(
+            f"{name} must be a non-empty 1D array (one degree per unit) or a 2D "
+            f"array (num_masks, units). Received: shape={arr.shape}"
+        )
+    if not np.issubdtype(arr.dtype, np.number) or not np.all(np.isfinite(arr)) or np.any(
+        arr != np.round(arr)
+    ):
+        raise ValueError(f"{name} must contain integers. Received: {degrees!r}")
+    return arr.astype("int64")
+
+
+def made_degrees(input_dim, hidden_units, order=None, hidden_degrees="random", rng=None):
+    """Unit degrees of a MADE network (input, each hidden layer).
+
+    The input unit ``order[k]`` gets degree ``k + 1``: it is the ``(k + 1)``-th
+    variable in the autoregressive order. Hidden units get degrees in
+    ``[min(previous degrees), input_dim - 1]`` - drawn uniformly at random
+    (``hidden_degrees="random"``, as in the paper) or spread evenly over that
+    range (``"equal"``) - so that no hidden unit is useless. The output
+    layer reuses the input degrees with a strict mask (see :func:`degree_mask`).
+
+    Args:
+        input_dim: int D >= 1.
+        hidden_units: sequence of ints, the hidden layer widths.
+        order: permutation of ``range(D)`` (the first variable first) or None
+            for the natural order ``0, 1, ..., D-1``.
+        hidden_degrees: ``"random"`` or ``"equal"``.
+        rng: ``numpy.random.Generator`` for ``"random"`` (default: seed 0).
+
+    Returns:
+        A list of int64 arrays: the input degrees ``(D,)`` followed by one
+        array per hidden layer.
+
+    Raises:
+        ValueError: for a bad order or an unknown ``hidden_degrees``.
+    """
+    order = check_order(order, input_dim)
+    if hidden_degrees not in HIDDEN_DEGREES:
+        raise ValueError(
+            f"hidden_degrees must be one of {HIDDEN_DEGREES}. Received: "
+            f"hidden_degrees={hidden_degrees!r}"
+        )
+    rng = rng if rng is not None else np.random.default_rng(0)
+    degrees = [np.empty(input_dim, "int64")]
+    degrees[0][order] = np.arange(1, input_dim + 1)
+    for units in hidden_units:
+        low = min(int(degrees[-1].min()), max(input_dim - 1, 1))
+        high = max(input_dim - 1, 1)
+        if hidden_degrees == "random":
+            d = rng.integers(low, high + 1, size=units)
+        else:
+            d = low + (np.arange(units) * (high - low + 1)) // units
+        degrees.append(d.astype("int64"))
+    return degrees
+
+
+def check_order(order, input_dim):
+    """Validate an autoregressive order (a permutation of ``range(input_dim)``)."""
+    if order is None:
+        return np.arange(input_dim)
+    arr = np.asarray(order)
+    if arr.shape != (input_dim,) or not np.array_equal(np.sort(arr), np.arange(input_dim)):
+        raise ValueError(
+            f"order must be a permutation of range({input_dim}). Received: order={order!r}"
+        )
+    return arr.astype("int64")
+
+
+@register
+class MaskedDense(keras_layers.Layer):
+    """A densely-connected layer whose kernel is multiplied by a constant 0/1 mask.
+
+    ``output = activation(inputs @ (kernel * mask) + bias)``. The mask is a
+    constant applied inside ``call``; the kernel variable is never modified,
+    so masked entries get exactly zero gradient and weights save, load and
+    regularise like a plain ``Dense`` kernel. Stacking these layers with masks
+    built from unit degrees (:func:`degree_mask`, :func:`made_degrees`) gives
+    an autoregressive network (MADE).
+
+    The mask is given either explicitly (``mask``) or through the degrees of
+    the input and output units (``input_degrees``, ``output_degrees``,
+    ``strict``). A stack of masks (leading axis ``num_masks``) is allowed: the
+    layer then applies mask ``mask_index`` (a call argument, an int or a
+    scalar int tensor; default 0), which is how MADE resamples connectivity
+    while sharing one kernel.
+
+    Args:
+        units: int, output dimension.
+        mask: array-like of 0/1 of shape ``(in, units)`` or
+            ``(num_masks, in, units)``, or None when degrees are given.
+        input_degrees: int array ``(in,)`` or ``(num_masks, in)``.
+        output_degrees: int array ``(units,)`` or ``(num_masks, units)``.
+        strict: bool, with degrees: connect when ``out > in`` instead of
+            ``out >= in`` (output layers).
+        activation, use_bias, kernel_initializer, bias_initializer,
+        kernel_regularizer, bias_regularizer, activity_regularizer,
+        kernel_constraint, bias_constraint: as in ``keras.layers.Dense``.
+        **kwargs: base layer arguments (``name``, ``dtype``, ...).
+
+    Input shape:
+        N-D tensor ``(batch, ..., in)``.
+
+    Output shape:
+        N-D tensor ``(batch, ..., units)``.
+
+    Raises:
+        ValueError: when neither or both of ``mask`` and the degrees are given,
+            for a mask with values other than 0/1, or whose shape does not
+            match ``(in, units)``.
+
+    Example:
+
+    >>> from keras_genmodels.layers import MaskedDense, made_degrees
+    >>> deg_in, deg_h = made_degrees(4, [8])
+    >>> x = keras.Input((4,))
+    >>> h = MaskedDense(8, input_degrees=deg_in, output_degrees=deg_h,
+    ...                 activation="relu")(x)
+    >>> logits = MaskedDense(4, input_degrees=deg_h, output_degrees=deg_in,
+    ...                      strict=True)(h)
+
+    References:
+        Germain, Gregor, Murray & Larochelle, "MADE: Masked Autoencoder for
+        Distribution Estimation", ICML 2015.
+    """
+
+    def __init__(
+        self,
+        units,
+        mask=None,
+        input_degrees=None,
+        output_degrees=None,
+        strict=False,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        bias_regularizer=None,
+        activity_regularizer=None,
+        kernel_constraint=None,
+        bias_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"units must be a positive int. Received: units={units!r}")
+        self.units = units
+        has_degrees = input_degrees is not None or output_degrees is not None
+        if (mask is None) == (not has_degrees) or (
+            has_degrees and (input_degrees is None or output_degrees is None)
+        ):
+            raise ValueError(
+                "MaskedDense needs either `mask` or both `input_degrees` and "
+                f"`output_degrees`. Received: mask={'given' if mask is not None else None}, "
+                f"input_degrees={'given' if input_degrees is not None else None}, "
+                f"output_degrees={'given' if output_degrees is not None else None}"
+            )
+        self.strict = bool(strict)
+        if has_degrees:
+            self.input_degrees = _as_degrees(input_degrees, "input_degrees")
+            self.output_degrees = _as_degrees(output_degrees, "output_degrees")
+            self._explicit_mask = None
+            mask_value = degree_mask(self.input_degrees, self.output_degrees, self.strict)
+        else:
+            self.input_degrees = self.output_degrees = None
+            mask_value = np.asarray(mask, dtype="float64")
+            if mask_value.ndim not in (2, 3):
+                raise ValueError(
+                    "mask must have shape (in, units) or (num_masks, in, units). "
+                    f"Received: mask.shape={mask_value.shape}"
+                )
+            if not np.all((mask_value == 0) | (mask_value == 1)):
+                raise ValueError("mask must contain only 0 and 1 values.")
+            mask_value = mask_value.astype("float32")
+            self._explicit_mask = mask_value
+        if mask_value.shape[-1] != units:
+            raise ValueError(
+                f"The mask's last axis ({mask_value.shape[-1]}) must equal units={units}."
+            )
+        self.mask_value = mask_value if mask_value.ndim == 3 else mask_value[None]
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+
+    @property
+    def num_masks(self):
+        """Number of masks in the stack (1 for a single mask)."""
+        return self.mask_value.shape[0]
+
+    @property
+    def mask(self):
+        """The 0/1 mask ``(in, units)``, or ``(num_masks, in, units)`` for a stack."""
+        return self.mask_value[0] if self.num_masks == 1 else self.mask_value
+
+    def build(self, input_shape):
+        in_dim = input_shape[-1]
+        if in_dim != self.mask_value.shape[1]:
+            raise ValueError(
+                f"MaskedDense's mask expects {self.mask_value.shape[1]} input features; "
+                f"received input_shape={tuple(input_shape)}"
+            )
+        self.kernel = self.add_weight(
+            name="kernel", shape=(in_dim, self.units), initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer, constraint=self.kernel_constraint,
+        )
+        if self.use_bias:
+            self.bias = self.add_weight(
+                name="bias", shape=(self.units,), initializer=self.bias_initializer,
+                regularizer=self.bias_regularizer, constraint=self.bias_constraint,
+            )
+        else:
+            self.bias = None
+
+    def masked_kernel(self, mask_index=None):
+        """``kernel * mask`` for mask ``mask_index`` of the stack (default 0)."""
+        if self.num_masks == 1 or mask_index is None:
+            mask = self.mask_value[0]
+        elif isinstance(mask_index, (int, np.integer)):
+            if not 0 <= mask_index < self.num_masks:
+                raise ValueError(
+                    f"mask_index must be in [0, {self.num_masks}). Received: "
+                    f"mask_index={mask_index}"
+                )
+            mask = self.mask_value[int(mask_index)]
+        else:
+            masks = ops.convert_to_tensor(self.mask_value)
+            mask = ops.take(masks, ops.cast(mask_index, "int32"), axis=0)
+        return self.kernel * ops.cast(mask, self.kernel.dtype)
+
+    def call(self, inputs, mask_index=None):
+        x = ops.matmul(inputs, self.masked_kernel(mask_index))
+        if self.bias is not None:
+            x = x + self.bias
+        if self.activation is not None:
+            x = self.activation(x)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "units": self.units,
+            "mask": None if self._explicit_mask is None else self._explicit_mask.tolist(),
+            "input_degrees": None if self.input_degrees is None else self.input_degrees.tolist(),
+            "output_degrees": None if self.output_degrees is None else self.output_degrees.tolist(),
+            "strict": self.strict,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": constraints.serialize(self.kernel_constraint),
+            "bias_constraint": constraints.serialize(self.bias_constraint),
+        })
+        return config

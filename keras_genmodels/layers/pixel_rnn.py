@@ -1,0 +1,467 @@
+"""Two-dimensional LSTM layers of PixelRNN (van den Oord et al., 2016): RowLSTM, DiagonalBiLSTM.
+
+Both layers read a feature map ``(batch, height, width, channels)`` and
+return ``(batch, height, width, units)`` in which the output at pixel
+``(i, j)`` depends only on inputs at pixels up to and including ``(i, j)``
+in raster order (the input-to-state convolution uses a PixelCNN mask
+``"B"``). Put a mask-``"A"`` convolution in front (as ``models.PixelRNN``
+does) and the output at ``(i, j)`` depends on earlier pixels only.
+
+The skew / unskew helpers turn the diagonals of an image into columns, so
+that a recurrence along image diagonals becomes a loop over columns:
+
+    skew:   row i is shifted right by i,    (H, W) -> (H, W + H - 1)
+    unskew: the inverse,                    (H, W + H - 1) -> (H, W)
+
+Both are a pad and two reshapes (no gather), hence cheap and differentiable
+on every backend.
+"""
+
+import keras
+from keras import ops
+
+from keras_genmodels._api import register
+from keras_genmodels.layers.masked_conv import MaskedConv2D
+
+
+def _static_hw(x, what):
+    shape = tuple(x.shape)
+    if len(shape) != 4:
+        raise ValueError(
+            f"{what} expects a 4D tensor (batch, height, width, channels). "
+            f"Received: shape={shape}"
+        )
+    if shape[1] is None or shape[2] is None:
+        raise ValueError(
+            f"{what} needs a static height and width. Received: shape={shape}"
+        )
+    return int(shape[1]), int(shape[2])
+
+
+def skew(x):
+    """Shift row ``i`` of ``x`` right by ``i`` (zero fill): ``(B, H, W, C) -> (B, H, W+H-1, C)``.
+
+    Pixel ``(i, j)`` lands at ``(i, i + j)``, so column ``k`` of the result
+    holds the diagonal ``{(i, k - i)}`` of the input, read top to bottom, and
+    the pixel above-left neighbours of a diagonal lie in the previous column.
+
+    Args:
+        x: 4D tensor ``(batch, height, width, channels)`` with static height
+            and width.
+
+    Returns:
+        The skewed tensor ``(batch, height, width + height - 1, channels)``.
+
+    Example:
+
+    >>> skew(np.arange(4.0).reshape(1, 2, 2, 1))[0, ..., 0]
+    [[0., 1., 0.],
+     [0., 2., 3.]]
+    """
+    h, w = _static_hw(x, "skew")
+    c = x.shape[-1]
+    # Pad every row with H zeros: row i starts at flat index i * (W + H).
+    x = ops.pad(x, [[0, 0], [0, 0], [0, h], [0, 0]])
+    x = ops.reshape(x, (-1, h * (w + h), c))
+    # Dropping the last H entries and re-reading rows of width W + H - 1 makes
+    # row i start i entries earlier, i.e. behind i zeros of the previous row.
+    x = x[:, : h * (w + h - 1)]
+    return ops.reshape(x, (-1, h, w + h - 1, c))
+
+
+def unskew(x, width=None):
+    """Inverse of :func:`skew`: ``(B, H, W+H-1, C) -> (B, H, W, C)``.
+
+    Args:
+        x: 4D skewed tensor with static height and width.
+        width: int, the unskewed width ``W``; default ``x.shape[2] - H + 1``.
+
+    Returns:
+        ``(batch, height, width, channels)`` with ``out[:, i, j] = x[:, i, i + j]``.
+
+    Raises:
+        ValueError: when ``width`` does not match the skewed width.
+    """
+    h, ws = _static_hw(x, "unskew")
+    w = ws - h + 1 if width is None else int(width)
+    if w < 1 or ws != w + h - 1:
+        raise ValueError(
+            f"unskew expects width + height - 1 columns. Received: shape={tuple(x.shape)}, "
+            f"width={width}"
+        )
+    c = x.shape[-1]
+    x = ops.reshape(x, (-1, h * ws, c))
+    x = ops.pad(x, [[0, 0], [0, h], [0, 0]])
+    x = ops.reshape(x, (-1, h, w + h, c))
+    return x[:, :, :w]
+
+
+def _check_units(units, color_groups, name):
+    if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+        raise ValueError(f"{name} needs a positive int `units`. Received: units={units!r}")
+    if not isinstance(color_groups, int) or isinstance(color_groups, bool) or color_groups < 1:
+        raise ValueError(
+            f"color_groups must be a positive int. Received: color_groups={color_groups!r}"
+        )
+    if units % color_groups:
+        raise ValueError(
+            f"units must be divisible by color_groups. Received: units={units}, "
+            f"color_groups={color_groups}"
+        )
+
+
+class _ForgetBias(keras.initializers.Initializer):
+    """Zeros, except ones at the forget gate (layout [group][gate i, f, g, o][unit])."""
+
+    def __init__(self, units, color_groups, directions=1):
+        self.units = units
+        self.color_groups = color_groups
+        self.directions = directions
+
+    def __call__(self, shape, dtype=None):
+        per = self.units // self.color_groups
+        gate = ops.reshape(ops.convert_to_tensor([0.0, 1.0, 0.0, 0.0]), (1, 4, 1))
+        one = ops.ones((self.color_groups, 4, per)) * gate
+        one = ops.reshape(one, (1, 4 * self.units))
+        one = ops.tile(one, (self.directions, 1))
+        return ops.cast(ops.reshape(one, shape), dtype or "float32")
+
+    def get_config(self):
+        return {"units": self.units, "color_groups": self.color_groups,
+                "directions": self.directions}
+
+
+class _PixelLSTMBase(keras.layers.Layer):
+    """Shared arguments, gate arithmetic and config of the two PixelRNN LSTMs."""
+
+    _directions = 1
+
+    def __init__(
+        self,
+        units,
+        color_groups=1,
+        unroll=False,
+        unit_forget_bias=True,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        kernel_regularizer=None,
+        recurrent_regularizer=None,
+        bias_regularizer=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_units(units, color_groups, type(self).__name__)
+        self.units = units
+        self.color_groups = color_groups
+        self.unroll = bool(unroll)
+        self.unit_forget_bias = bool(unit_forget_bias)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
+        self.recurrent_regularizer = keras.regularizers.get(recurrent_regularizer)
+        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
+
+    def _input_conv(self, kernel_size, filters):
+        return MaskedConv2D(
+            filters, kernel_size, mask_type="B", color_groups=self.color_groups,
+            use_bias=False, kernel_initializer=self.kernel_initializer,
+            kernel_regularizer=self.kernel_regularizer, dtype=self.dtype_policy,
+            name="input_to_state",
+        )
+
+    def _add_bias(self):
+        init = (_ForgetBias(self.units, self.color_groups, self._directions)
+                if self.unit_forget_bias else self.bias_initializer)
+        shape = (4 * self.units,) if self._directions == 1 else (self._directions, 4 * self.units)
+        self.bias = self.add_weight(
+            name="bias", shape=shape, initializer=init, regularizer=self.bias_regularizer,
+        )
+
+    def _check_input(self, input_shape):
+        if len(input_shape) != 4:
+            raise ValueError(
+                f"{type(self).__name__} expects 4D inputs (batch, height, width, channels). "
+                f"Received: input_shape={tuple(input_shape)}"
+            )
+        if input_shape[1] is None or input_shape[2] is None:
+            raise ValueError(
+                f"{type(self).__name__} needs a static height and width (it loops over "
+                f"rows / diagonals). Received: input_shape={tuple(input_shape)}"
+            )
+        if input_shape[-1] is None or input_shape[-1] % self.color_groups:
+            raise ValueError(
+                f"{type(self).__name__}: the input channels must be known and divisible by "
+                f"color_groups={self.color_groups}. Received: input_shape={tuple(input_shape)}"
+            )
+
+    def _gates(self, z):
+        """Split pre-activations laid out [group][gate][unit] into i, f, g, o (..., units)."""
+        lead = tuple(ops.shape(z)[:-1])
+        g = self.color_groups
+        z = ops.reshape(z, lead + (g, 4, self.units // g))
+        return [ops.reshape(z[..., k, :], lead + (self.units,)) for k in range(4)]
+
+    def _cell(self, z, c):
+        """One LSTM update from pre-activations ``z`` and the previous cell ``c``."""
+        i, f, g, o = self._gates(z)
+        c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+        h = ops.sigmoid(o) * ops.tanh(c)
+        return h, c
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "units": self.units,
+            "color_groups": self.color_groups,
+            "unroll": self.unroll,
+            "unit_forget_bias": self.unit_forget_bias,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
+            "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
+            "recurrent_regularizer": keras.regularizers.serialize(self.recurrent_regularizer),
+            "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
+        })
+        return config
+
+
+@register
+class RowLSTM(_PixelLSTMBase):
+    """Row LSTM of PixelRNN: a convolutional LSTM that runs down the image one row at a time.
+
+    For row ``i`` (all columns at once)::
+
+        [i, f, g, o] = K_ss (*) h[i-1] + K_is (*) x[i] + b
+        c[i] = sigmoid(f) * c[i-1] + sigmoid(i) * tanh(g)
+        h[i] = sigmoid(o) * tanh(c[i])
+
+    ``K_is (*) x`` is a ``1 x kernel_size`` convolution with PixelCNN mask
+    ``"B"`` (pixel ``(i, j)`` sees ``x[i, j - k//2 .. j]``), computed for all
+    rows at once; ``K_ss (*) h[i-1]`` is a 1D convolution of width
+    ``kernel_size`` over the previous row's hidden state. The receptive
+    field of ``(i, j)`` is a triangle above the pixel (plus the pixels to
+    its left fed through the input map), not the whole past: see
+    ``DiagonalBiLSTM`` for the full context.
+
+    With ``color_groups=3`` the units are split into R, G, B groups that see
+    the current pixel's input groups ``<= g`` only (mask B), so stacks stay
+    autoregressive over colour channels.
+
+    Args:
+        units: int, hidden units ``h`` (divisible by ``color_groups``).
+        kernel_size: int, odd, width of the input-to-state and
+            state-to-state convolutions (3 in the paper).
+        color_groups: int, number of colour channel groups (1 or 3).
+        unroll: bool. False (default): the recurrence is a ``keras.ops.scan``
+            (a ``tf.while_loop`` on TensorFlow): compiles fast. True: a
+            Python loop unrolled into the graph: slower to compile, often
+            faster per step on small images (measure on your device).
+        unit_forget_bias: bool, initialise the forget-gate bias to 1.
+        kernel_initializer: initializer of the input-to-state kernel.
+        recurrent_initializer: initializer of the state-to-state kernel.
+        bias_initializer: initializer of the bias (when
+            ``unit_forget_bias=False``).
+        kernel_regularizer, recurrent_regularizer, bias_regularizer:
+            optional regularizers of the three weights.
+        **kwargs: base layer arguments.
+
+    Input shape:
+        ``(batch, height, width, channels)`` with static height and width.
+
+    Output shape:
+        ``(batch, height, width, units)``.
+
+    Raises:
+        ValueError: for non-positive ``units``, an even ``kernel_size``,
+            ``units`` not divisible by ``color_groups``, or non-4D inputs.
+
+    Example:
+
+    >>> x = keras.Input((28, 28, 1))
+    >>> h = layers.MaskedConv2D(32, 7, mask_type="A")(x)
+    >>> h = layers.RowLSTM(16)(h)          # (None, 28, 28, 16)
+
+    References:
+        van den Oord, Kalchbrenner & Kavukcuoglu, "Pixel Recurrent Neural
+        Networks", ICML 2016, section 3.1.
+    """
+
+    def __init__(self, units, kernel_size=3, color_groups=1, **kwargs):
+        super().__init__(units, color_groups=color_groups, **kwargs)
+        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(
+                f"RowLSTM needs an odd positive int kernel_size. Received: "
+                f"kernel_size={kernel_size!r}"
+            )
+        self.kernel_size = kernel_size
+        self.input_to_state = self._input_conv((1, kernel_size), 4 * units)
+
+    def build(self, input_shape):
+        self._check_input(input_shape)
+        self.input_to_state.build(input_shape)
+        self.recurrent_kernel = self.add_weight(
+            name="recurrent_kernel", shape=(self.kernel_size, self.units, 4 * self.units),
+            initializer=self.recurrent_initializer, regularizer=self.recurrent_regularizer,
+        )
+        self._add_bias()
+
+    def call(self, inputs):
+        height, _ = _static_hw(inputs, "RowLSTM")
+        z_in = self.input_to_state(inputs) + ops.cast(self.bias, inputs.dtype)
+        kernel = ops.cast(self.recurrent_kernel, inputs.dtype)
+        u = self.units
+
+        def step(state, z):
+            h, c = state[..., :u], state[..., u:]
+            h, c = self._cell(z + ops.conv(h, kernel, strides=1, padding="same"), c)
+            state = ops.concatenate([h, c], axis=-1)
+            return state, state
+
+        init = ops.zeros_like(z_in[:, 0, :, : 2 * u])
+        if self.unroll:
+            state, rows = init, []
+            for r in range(height):
+                state, _ = step(state, z_in[:, r])
+                rows.append(state)
+            states = ops.stack(rows, axis=1)
+        else:
+            _, states = ops.scan(step, init, ops.moveaxis(z_in, 1, 0))
+            states = ops.moveaxis(states, 0, 1)
+        return states[..., :u]
+
+    def get_config(self):
+        config = super().get_config()
+        config["kernel_size"] = self.kernel_size
+        return config
+
+
+@register
+class DiagonalBiLSTM(_PixelLSTMBase):
+    """Diagonal BiLSTM of PixelRNN: two LSTMs that sweep the image along its diagonals.
+
+    The left-to-right stream computes, at every pixel, ::
+
+        [i, f, g, o] = K_is (*) x[i, j] + K_ss [h[i-1, j]; h[i, j-1]] + b
+
+    i.e. its state comes from the pixel above and the pixel to the left, so
+    it summarises the whole quadrant above-left. It is computed by
+    :func:`skew`-ing the input-to-state map (row ``i`` shifted right by
+    ``i``), running a column-wise LSTM whose state-to-state is a ``2 x 1``
+    convolution over the previous column, and :func:`unskew`-ing the result.
+    The right-to-left stream is the same on the width-flipped map (state from
+    above and from the right); its output is shifted DOWN one row before the
+    two are added, so pixel ``(i, j)`` gets the above-right quadrant of rows
+    ``< i`` and never a future pixel of its own row. Input-to-state is a
+    ``1 x 1`` convolution with mask ``"B"``.
+
+    Receptive field: after a ``k x k`` mask-``"A"`` convolution, output
+    ``(i, j)`` depends on every earlier pixel except one: the last pixel of
+    the previous row, ``(i - 1, W - 1)``, is unseen when
+    ``j < W - 1 - k // 2`` (only features at pixels after it, in row ``i``,
+    contain it, and the mask-A kernel reaches ``k // 2`` columns right).
+    Stacking more layers does not remove this; the unit tests measure the
+    receptive field by gradients.
+
+    Args:
+        units: int, hidden units ``h`` per direction (divisible by
+            ``color_groups``).
+        color_groups: int, number of colour channel groups (1 or 3).
+        unroll: bool. False (default): the recurrence is a ``keras.ops.scan``
+            (a ``tf.while_loop`` on TensorFlow): compiles fast. True: a
+            Python loop unrolled into the graph: slower to compile, often
+            faster per step on small images (measure on your device).
+        unit_forget_bias: bool, initialise the forget-gate bias to 1.
+        kernel_initializer: initializer of the input-to-state kernel.
+        recurrent_initializer: initializer of the state-to-state kernel.
+        bias_initializer: initializer of the bias (when
+            ``unit_forget_bias=False``).
+        kernel_regularizer, recurrent_regularizer, bias_regularizer:
+            optional regularizers of the three weights.
+        **kwargs: base layer arguments.
+
+    Input shape:
+        ``(batch, height, width, channels)`` with static height and width.
+
+    Output shape:
+        ``(batch, height, width, units)`` (the sum of the two streams).
+
+    Raises:
+        ValueError: for non-positive ``units``, ``units`` not divisible by
+            ``color_groups``, or non-4D inputs.
+
+    Example:
+
+    >>> x = keras.Input((28, 28, 1))
+    >>> h = layers.MaskedConv2D(32, 7, mask_type="A")(x)
+    >>> h = layers.DiagonalBiLSTM(16)(h)   # (None, 28, 28, 16)
+
+    References:
+        van den Oord, Kalchbrenner & Kavukcuoglu, "Pixel Recurrent Neural
+        Networks", ICML 2016, section 3.2.
+    """
+
+    _directions = 2
+
+    def __init__(self, units, color_groups=1, **kwargs):
+        super().__init__(units, color_groups=color_groups, **kwargs)
+        # One 1x1 mask-B conv for both directions: channels [group][direction][gate][unit].
+        self.input_to_state = self._input_conv((1, 1), 8 * units)
+
+    def build(self, input_shape):
+        self._check_input(input_shape)
+        self.input_to_state.build(input_shape)
+        # [direction, (above; left-or-right neighbour) x units, 4 * units]
+        self.recurrent_kernel = self.add_weight(
+            name="recurrent_kernel", shape=(2, 2 * self.units, 4 * self.units),
+            initializer=self.recurrent_initializer, regularizer=self.recurrent_regularizer,
+        )
+        self._add_bias()
+
+    def _split_directions(self, z):
+        """``(B, H, W, 8u)`` laid out [group][dir][gate][unit] -> two ``(B, H, W, 4u)``."""
+        b, h, w = ops.shape(z)[0], z.shape[1], z.shape[2]
+        g = self.color_groups
+        z = ops.reshape(z, (b, h, w, g, 2, 4 * (self.units // g)))
+        return [ops.reshape(z[..., d, :], (b, h, w, 4 * self.units)) for d in range(2)]
+
+    def call(self, inputs):
+        height, width = _static_hw(inputs, "DiagonalBiLSTM")
+        u = self.units
+        bias = ops.cast(self.bias, inputs.dtype)
+        left, right = self._split_directions(self.input_to_state(inputs))
+        left = left + bias[0]
+        right = ops.flip(right, axis=2) + bias[1]
+        # Both directions in one loop: stacked on the batch axis.
+        z_in = skew(ops.concatenate([left, right], axis=0))  # (2B, H, W+H-1, 4u)
+        kernel = ops.cast(self.recurrent_kernel, inputs.dtype)
+
+        def step(state, z):
+            h, c = state[..., :u], state[..., u:]
+            above = ops.pad(h[:, :-1], [[0, 0], [1, 0], [0, 0]])
+            hh = ops.reshape(ops.concatenate([above, h], axis=-1), (2, -1, 2 * u))
+            z_ss = ops.reshape(ops.matmul(hh, kernel), (-1, height, 4 * u))
+            h, c = self._cell(z + z_ss, c)
+            state = ops.concatenate([h, c], axis=-1)
+            return state, state
+
+        init = ops.zeros_like(z_in[:, :, 0, : 2 * u])
+        if self.unroll:
+            state, cols = init, []
+            for col in range(width + height - 1):
+                state, _ = step(state, z_in[:, :, col])
+                cols.append(state)
+            states = ops.stack(cols, axis=2)
+        else:
+            _, states = ops.scan(step, init, ops.moveaxis(z_in, 2, 0))
+            states = ops.moveaxis(states, 0, 2)
+        out = unskew(states[..., :u], width)  # (2B, H, W, u)
+        left_out, right_out = ops.split(out, 2, axis=0)
+        right_out = ops.flip(right_out, axis=2)
+        # Shift the right-to-left stream down one row: (i, j) sees rows < i of it.
+        right_out = ops.pad(right_out[:, :-1], [[0, 0], [1, 0], [0, 0], [0, 0]])
+        return left_out + right_out

@@ -1,0 +1,503 @@
+"""Generative adversarial network (Goodfellow et al., 2014) trained with ``model.fit``."""
+
+import keras
+from keras import ops
+
+from keras_genmodels import _backend
+from keras_genmodels import losses as losses_lib
+from keras_genmodels._api import register
+from keras_genmodels.models import _common
+
+_COMPILE_KWARGS = ("run_eagerly", "jit_compile", "steps_per_execution")
+
+
+class AdversarialModel(keras.Model):
+    """Base of the models trained with several optimizers (GAN, AAE).
+
+    Subclasses list their optimizers in ``optimizer_names`` and return the
+    variables each one updates from :meth:`optimizer_variables`.
+
+    ``compile`` takes one optimizer per name (all required), keeps each as an
+    attribute of that name (so ``model.save``/``save_weights`` store their
+    variables) and builds their slot variables at once from the networks,
+    which makes ``load_model``, ``load_weights`` and
+    ``keras.callbacks.BackupAndRestore`` restore every optimizer's state.
+    ``get_compile_config``/``compile_from_config`` serialize all of them.
+    Keras' own ``model.optimizer`` stays ``None`` (callbacks that adjust
+    ``model.optimizer``, such as ``ReduceLROnPlateau``, do not apply; use
+    learning-rate schedules in the optimizers instead).
+    """
+
+    optimizer_names = ()
+
+    def optimizer_variables(self, name):
+        raise NotImplementedError
+
+    def _init_optimizers(self):
+        for name in self.optimizer_names:
+            setattr(self, name, None)
+        self._compile_kwargs = {}
+
+    def compile(self, **kwargs):
+        """Configure training with one optimizer per sub-problem.
+
+        Args:
+            **kwargs: the optimizers named in ``optimizer_names``
+                (``keras.optimizers.Optimizer`` instances, names or configs),
+                plus ``run_eagerly``, ``jit_compile``, ``steps_per_execution``.
+
+        Raises:
+            ValueError: when an optimizer is missing, two are the same object,
+                or ``optimizer``/``loss``/``metrics`` is passed.
+        """
+        names = self.optimizer_names
+        unexpected = sorted(set(kwargs) - set(names) - set(_COMPILE_KWARGS))
+        if unexpected:
+            raise ValueError(
+                f"{type(self).__name__}.compile() takes the optimizers {list(names)} and "
+                f"{list(_COMPILE_KWARGS)}; its losses and metrics are built in. Received "
+                f"unexpected arguments: {unexpected}"
+            )
+        missing = [n for n in names if kwargs.get(n) is None]
+        if missing:
+            raise ValueError(
+                f"{type(self).__name__}.compile() needs every optimizer: {list(names)}. "
+                f"Missing: {missing}. Example: compile("
+                + ", ".join(f"{n}=keras.optimizers.Adam(2e-4, beta_1=0.5)" for n in names) + ")"
+            )
+        optimizers = {n: keras.optimizers.get(kwargs.pop(n)) for n in names}
+        ids = [id(o) for o in optimizers.values()]
+        if len(set(ids)) != len(ids):
+            raise ValueError(
+                f"{type(self).__name__}.compile() needs a distinct optimizer object for each of "
+                f"{list(names)} (each keeps its own slot variables). Received the same object "
+                "twice."
+            )
+        if self.dtype_policy.name == "mixed_float16":
+            optimizers = {
+                n: o if isinstance(o, keras.optimizers.LossScaleOptimizer)
+                else keras.optimizers.LossScaleOptimizer(o)
+                for n, o in optimizers.items()
+            }
+        super().compile(optimizer=None, **kwargs)
+        for name, opt in optimizers.items():
+            setattr(self, name, opt)
+        self._compile_kwargs = dict(kwargs)
+        if self.built:
+            self.build_optimizers()
+
+    # The model's SeedGenerator state is saved with the weights (Keras does not
+    # save seed states), so a reloaded or resumed model draws the same noise.
+    _SEED_KEY = "seed_generator_state"
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[self._SEED_KEY] = ops.convert_to_numpy(self.seed_generator.state)
+
+    def load_own_variables(self, store):
+        keys = [k for k in store.keys() if k != self._SEED_KEY]
+        own = self._trainable_variables + self._non_trainable_variables
+        if len(keys) != len(own):
+            raise ValueError(
+                f"{type(self).__name__} '{self.name}' expected {len(own)} variables, but the "
+                f"file lists {len(keys)}."
+            )
+        for i, v in enumerate(own):
+            v.assign(store[str(i)])
+        if self._SEED_KEY in store.keys():
+            self.seed_generator.state.assign(store[self._SEED_KEY])
+
+    def minimize(self, optimizer, loss_fn, variables):
+        """``_backend.minimize``, or just ``loss_fn()`` when ``variables`` is empty (frozen network)."""
+        variables = list(variables)
+        if not variables:
+            return loss_fn()
+        return _backend.minimize(optimizer, loss_fn, variables)
+
+    def build_optimizers(self):
+        """Create every optimizer's slot variables (idempotent)."""
+        for name in self.optimizer_names:
+            opt = getattr(self, name)
+            if opt is not None and not opt.built:
+                opt.build(self.optimizer_variables(name))
+
+    def get_compile_config(self):
+        if not self.compiled or getattr(self, self.optimizer_names[0], None) is None:
+            return None
+        config = {n: keras.saving.serialize_keras_object(getattr(self, n)) for n in self.optimizer_names}
+        config.update(self._compile_kwargs)
+        return config
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for name in self.optimizer_names:
+            config[name] = keras.saving.deserialize_keras_object(config[name])
+        self.compile(**config)
+
+
+def _input_count(model):
+    inputs = getattr(model, "inputs", None)
+    return len(inputs) if inputs else 1
+
+
+def _spec_like(tensor, batch=2):
+    return keras.KerasTensor((batch,) + tuple(tensor.shape[1:]), dtype=tensor.dtype)
+
+
+def output_spec(model, inputs, what):
+    """Symbolic output of ``model`` on ``inputs`` (KerasTensors); ValueError on mismatch."""
+    try:
+        return model.compute_output_spec(inputs)
+    except Exception as e:  # noqa: BLE001 - re-raised with context
+        raise ValueError(f"{what}: {e}") from e
+
+
+def check_discriminator_output(spec, name="discriminator"):
+    shape = tuple(spec.shape)
+    if len(shape) != 2 or shape[1] != 1:
+        raise ValueError(
+            f"The {name} must output one logit per example, shape (batch, 1). "
+            f"Received output shape: {shape}"
+        )
+
+
+@register
+class GAN(AdversarialModel):
+    """Generative adversarial network trained with ``fit``.
+
+    Each ``train_step`` takes ``d_steps`` discriminator steps (each with fresh
+    noise ``z ~ N(0, I)`` and the same real batch), descending the
+    discriminator loss of the chosen family (for ``"minimax"`` and
+    ``"non_saturating"``: ascent on ``log D(x) + log(1 - D(G(z)))`` written
+    as a cross-entropy on logits), then one generator step on fresh noise.
+    With ``ema`` an exponential moving average of the generator's weights is
+    kept in ``model.ema_generator`` and used by :meth:`sample`.
+
+    ``fit`` shows ``d_loss`` (including penalties), ``g_loss``, ``d_real``
+    and ``d_fake``: the mean of ``D(x)`` and ``D(G(z))`` as probabilities
+    (``sigmoid`` of the logits) for ``"minimax"``/``"non_saturating"``, and
+    the mean raw critic output for ``"wasserstein"``, ``"hinge"`` and
+    ``"least_squares"``.
+
+    Conditional GAN: when the generator has two inputs ``[z, labels]``, the
+    discriminator takes ``[x, labels]`` and the data must be ``(x, labels)``.
+
+    Saving: ``model.save`` stores the networks, the EMA copy and both
+    optimizers' states; ``keras.saving.load_model(path, safe_mode=True)``
+    restores them and ``fit`` continues where it stopped. Sample weights are
+    not supported.
+
+    Args:
+        generator: ``keras.Model`` mapping ``z`` (or ``[z, labels]``) of
+            shape ``(batch, latent_dim)`` to samples.
+        discriminator: ``keras.Model`` mapping samples (or
+            ``[samples, labels]``) to logits of shape ``(batch, 1)``.
+        latent_dim: int, size of ``z``; must match the generator's input.
+        loss: name (``"non_saturating"`` default, ``"minimax"``,
+            ``"wasserstein"``, ``"hinge"``, ``"least_squares"``) or a
+            ``keras_genmodels.losses.GANLoss``.
+        d_steps: int >= 1, discriminator steps per generator step.
+        gradient_penalty_weight: float >= 0 or None, weight of the WGAN-GP
+            penalty; None means 10.0 for ``"wasserstein"`` and 0 otherwise.
+        r1_gamma: float >= 0, R1 penalty ``gamma / 2 * E||grad D(x)||^2``.
+        ema: None or float in (0, 1), decay of the generator's weight
+            average (e.g. 0.999).
+        num_classes: int or None; for conditional models, lets ``sample``
+            cycle through the classes when no labels are given.
+        seed: int or None, seed of the model's ``SeedGenerator``.
+        **kwargs: ``keras.Model`` arguments (``name``...).
+
+    Raises:
+        ValueError: for non-model networks, a generator input that is not
+            ``latent_dim`` wide, a discriminator output that is not
+            ``(batch, 1)``, an unknown loss or bad numbers.
+
+    Example:
+
+    >>> g = models.dcgan_generator((28, 28, 1), latent_dim=64)
+    >>> d = models.dcgan_discriminator((28, 28, 1))
+    >>> gan = models.GAN(g, d, latent_dim=64, ema=0.999)
+    >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+    ...             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    >>> gan.fit(x_train, batch_size=64, epochs=5)   # x in [-1, 1]
+    >>> images = gan.sample(16, seed=0)
+
+    References:
+        Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
+        Radford, Metz & Chintala, "Unsupervised Representation Learning with
+        Deep Convolutional GANs" (DCGAN), ICLR 2016.
+        Mirza & Osindero, "Conditional Generative Adversarial Nets", 2014.
+        Gulrajani et al., "Improved Training of Wasserstein GANs", 2017.
+        Yazici et al., "The Unusual Effectiveness of Averaging in GAN
+        Training", ICLR 2019 (EMA).
+    """
+
+    optimizer_names = ("d_optimizer", "g_optimizer")
+
+    def __init__(self, generator, discriminator, latent_dim, loss="non_saturating", d_steps=1,
+                 gradient_penalty_weight=None, r1_gamma=0.0, ema=None, num_classes=None, seed=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        for arg, net in (("generator", generator), ("discriminator", discriminator)):
+            if not isinstance(net, keras.Model):
+                raise ValueError(f"{arg} must be a keras.Model. Received: {arg}={type(net).__name__}")
+        _common.check_int("latent_dim", latent_dim)
+        _common.check_int("d_steps", d_steps)
+        if gradient_penalty_weight is not None and not gradient_penalty_weight >= 0:
+            raise ValueError(
+                f"gradient_penalty_weight must be >= 0 or None. Received: "
+                f"gradient_penalty_weight={gradient_penalty_weight!r}"
+            )
+        if not r1_gamma >= 0:
+            raise ValueError(f"r1_gamma must be >= 0. Received: r1_gamma={r1_gamma!r}")
+        if ema is not None and not 0.0 < ema < 1.0:
+            raise ValueError(f"ema must be None or in (0, 1). Received: ema={ema!r}")
+        if num_classes is not None:
+            _common.check_int("num_classes", num_classes)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.adversarial_loss = losses_lib.get(loss)
+        self.d_steps = d_steps
+        self.gradient_penalty_weight = gradient_penalty_weight
+        self.penalty_weight = float(
+            gradient_penalty_weight if gradient_penalty_weight is not None
+            else (10.0 if getattr(self.adversarial_loss, "name", None) == "wasserstein" else 0.0)
+        )
+        self.r1_gamma = float(r1_gamma)
+        self.ema = ema
+        self.num_classes = num_classes
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.conditional = _input_count(generator) == 2
+        self._check_networks()
+        self.ema_generator = None
+        if ema is not None:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
+            self.ema_generator.trainable = False
+        self._trackers = _common.trackers("d_loss", "g_loss", "d_real", "d_fake")
+        self._init_optimizers()
+        if generator.built and discriminator.built:
+            self.built = True
+
+    def _check_networks(self):
+        g_inputs = getattr(self.generator, "inputs", None)
+        if g_inputs:
+            if len(g_inputs) not in (1, 2):
+                raise ValueError(
+                    "The generator must take z or [z, labels]. Received "
+                    f"{len(g_inputs)} inputs."
+                )
+            width = g_inputs[0].shape[-1]
+            if len(g_inputs[0].shape) != 2 or width != self.latent_dim:
+                raise ValueError(
+                    f"latent_dim={self.latent_dim} does not match the generator's input shape "
+                    f"{tuple(g_inputs[0].shape)}; it must be (batch, latent_dim)."
+                )
+        z = keras.KerasTensor((2, self.latent_dim), dtype="float32")
+        if self.conditional:
+            d_inputs = getattr(self.discriminator, "inputs", None)
+            if not d_inputs or len(d_inputs) != 2:
+                raise ValueError(
+                    "The generator takes [z, labels], so the discriminator must take "
+                    "[x, labels] (two inputs)."
+                )
+            label = _spec_like(g_inputs[1])
+            fake = output_spec(self.generator, [z, label],
+                               f"generator does not accept z of shape (batch, {self.latent_dim})")
+            out = output_spec(self.discriminator, [fake, _spec_like(d_inputs[1])],
+                              "discriminator does not accept the generator's output")
+        else:
+            fake = output_spec(self.generator, z,
+                               f"generator does not accept z of shape (batch, {self.latent_dim}) "
+                               f"(latent_dim={self.latent_dim})")
+            out = output_spec(self.discriminator, fake,
+                              "discriminator does not accept the generator's output")
+        check_discriminator_output(out)
+
+    def optimizer_variables(self, name):
+        if name == "d_optimizer":
+            return self.discriminator.trainable_weights
+        return self.generator.trainable_weights
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    # ------------------------------------------------------------ helpers
+    def _unpack(self, data):
+        x, labels, sample_weight = _common.unpack(data)
+        if sample_weight is not None:
+            raise ValueError("GAN does not support sample weights. Pass x or (x, labels).")
+        if self.conditional and labels is None:
+            raise ValueError(
+                "This GAN is conditional (its generator takes [z, labels]): the data must be "
+                "(x, labels)."
+            )
+        if not self.conditional and labels is not None:
+            raise ValueError(
+                "This GAN is unconditional but the data has labels (x, y). Pass x only, or "
+                "build a generator taking [z, labels] for a conditional GAN."
+            )
+        if labels is not None:
+            labels = ops.convert_to_tensor(labels)
+        return _common.as_float32(x), labels
+
+    def _g_in(self, z, labels):
+        return [z, labels] if self.conditional else z
+
+    def _d_in(self, x, labels):
+        return [x, labels] if self.conditional else x
+
+    def _noise(self, n):
+        return keras.random.normal((n, self.latent_dim), seed=self.seed_generator)
+
+    def _summary(self, logits):
+        logits = ops.cast(logits, "float32")
+        if getattr(self.adversarial_loss, "probabilities", False):
+            return ops.mean(ops.sigmoid(logits))
+        return ops.mean(logits)
+
+    def _net_losses(self, net):
+        if not net.losses:
+            return 0.0
+        return ops.sum(ops.stack([ops.cast(l, "float32") for l in net.losses]))
+
+    # ------------------------------------------------------------- losses
+    def discriminator_losses(self, x, fake, labels=None, training=False):
+        """Discriminator loss (with penalties) and ``d_real``/``d_fake`` as a dict."""
+        real_logits = self.discriminator(self._d_in(x, labels), training=training)
+        fake_logits = self.discriminator(self._d_in(fake, labels), training=training)
+        loss = ops.cast(self.adversarial_loss.discriminator_loss(real_logits, fake_logits), "float32")
+
+        def critic(t):
+            return self.discriminator(self._d_in(t, labels), training=training)
+
+        if self.penalty_weight > 0:
+            loss = loss + self.penalty_weight * losses_lib.gradient_penalty(
+                critic, x, fake, seed=self.seed_generator
+            )
+        if self.r1_gamma > 0:
+            loss = loss + 0.5 * self.r1_gamma * losses_lib.r1_penalty(critic, x)
+        loss = loss + self._net_losses(self.discriminator)
+        return {"d_loss": loss, "d_real": self._summary(real_logits),
+                "d_fake": self._summary(fake_logits)}
+
+    def generator_losses(self, z, labels=None, training=False):
+        """Generator loss as a dict ``{"g_loss": ...}``."""
+        fake = self.generator(self._g_in(z, labels), training=training)
+        logits = self.discriminator(self._d_in(fake, labels), training=training)
+        loss = ops.cast(self.adversarial_loss.generator_loss(logits), "float32")
+        return {"g_loss": loss + self._net_losses(self.generator)}
+
+    def compute_losses(self, x, labels=None, training=False):
+        """All the losses on one batch (fresh noise), as a dict."""
+        batch = ops.shape(x)[0]
+        fake = self.generator(self._g_in(self._noise(batch), labels), training=training)
+        values = self.discriminator_losses(x, fake, labels, training=training)
+        values.update(self.generator_losses(self._noise(batch), labels, training=training))
+        return values
+
+    # ----------------------------------------------------------- training
+    def train_step(self, data):
+        x, labels = self._unpack(data)
+        batch = ops.shape(x)[0]
+        values = {}
+        for _ in range(self.d_steps):
+            fake = self.generator(self._g_in(self._noise(batch), labels), training=True)
+            fake = ops.stop_gradient(fake)
+
+            def d_loss_fn(fake=fake):
+                out = self.discriminator_losses(x, fake, labels, training=True)
+                return out["d_loss"], out
+
+            _, values = self.minimize(
+                self.d_optimizer, d_loss_fn, self.discriminator.trainable_weights
+            )
+        z = self._noise(batch)
+
+        def g_loss_fn():
+            out = self.generator_losses(z, labels, training=True)
+            return out["g_loss"], out
+
+        _, g_values = self.minimize(self.g_optimizer, g_loss_fn, self.generator.trainable_weights)
+        values = dict(values, **g_values)
+        self._update_ema()
+        return _common.update(self._trackers, values)
+
+    def test_step(self, data):
+        x, labels = self._unpack(data)
+        return _common.update(self._trackers, self.compute_losses(x, labels, training=False))
+
+    def _update_ema(self):
+        if self.ema_generator is None:
+            return
+        decay = float(self.ema)
+        trainable = {id(v) for v in self.generator.trainable_weights}
+        for avg, w in zip(self.ema_generator.weights, self.generator.weights):
+            if id(w) in trainable:
+                avg.assign(decay * avg + (1.0 - decay) * ops.cast(w, avg.dtype))
+            else:
+                avg.assign(w)
+
+    # --------------------------------------------------------------- API
+    def call(self, inputs, training=False):
+        """The generator's output for ``z`` (or ``[z, labels]``)."""
+        return self.generator(inputs, training=training)
+
+    def sample(self, n, seed=None, labels=None, use_ema=True):
+        """Generate ``n`` samples.
+
+        Args:
+            n: int, number of samples.
+            seed: int or None; the same int gives the same samples, None uses
+                (and advances) the model's ``SeedGenerator``.
+            labels: conditional models: ``n`` labels; default
+                ``arange(n) % num_classes`` when ``num_classes`` was given.
+            use_ema: bool, sample from the EMA generator when there is one.
+
+        Returns:
+            A tensor of ``n`` generated samples.
+        """
+        _common.check_int("n", n)
+        gen = keras.random.SeedGenerator(seed) if seed is not None else self.seed_generator
+        z = keras.random.normal((n, self.latent_dim), seed=gen)
+        if self.conditional:
+            if labels is None:
+                if self.num_classes is None:
+                    raise ValueError(
+                        "This GAN is conditional: pass labels= to sample(), or num_classes= to "
+                        "the GAN to cycle through the classes."
+                    )
+                labels = ops.arange(n) % self.num_classes
+            labels = ops.convert_to_tensor(labels)
+            if labels.shape[0] != n:
+                raise ValueError(f"labels must have n={n} rows. Received shape {tuple(labels.shape)}")
+        net = self.ema_generator if (use_ema and self.ema_generator is not None) else self.generator
+        return net(self._g_in(z, labels), training=False)
+
+    # ------------------------------------------------------------- config
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "generator": _common.serialize(self.generator),
+            "discriminator": _common.serialize(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "loss": losses_lib.serialize(self.adversarial_loss),
+            "d_steps": self.d_steps,
+            "gradient_penalty_weight": self.gradient_penalty_weight,
+            "r1_gamma": self.r1_gamma,
+            "ema": self.ema,
+            "num_classes": self.num_classes,
+            "seed": self.seed,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = _common.deserialize(config[key])
+        config["loss"] = losses_lib.get(config["loss"])
+        return cls(**config)

@@ -1,0 +1,388 @@
+"""PixelCNN and Gated PixelCNN: exact-likelihood autoregressive image models."""
+
+import keras
+import numpy as np
+from keras import layers as keras_layers
+from keras import ops
+
+from keras_genmodels import _backend
+from keras_genmodels import likelihoods as likelihoods_lib
+from keras_genmodels import sampling as sampling_lib
+from keras_genmodels._api import register
+from keras_genmodels.layers.gated import GatedPixelCNNBlock
+from keras_genmodels.layers.masked_conv import MaskedConv2D
+from keras_genmodels.models import _common
+from keras_genmodels.models.density import DensityModel
+
+_SUPPORTED = (
+    likelihoods_lib.Bernoulli,
+    likelihoods_lib.Categorical,
+    likelihoods_lib.DiscretizedLogisticMixture,
+)
+SAMPLING_METHODS = ("naive",)
+
+
+class _ResidualBlock(keras_layers.Layer):
+    """The PixelCNN residual block: ReLU, 1x1 (2h -> h), ReLU, kxk mask B, ReLU, 1x1 (h -> 2h).
+
+    Private to :class:`PixelCNN` (rebuilt from the model's config); its three
+    ``MaskedConv2D`` are the attributes ``conv_in``, ``conv_mid``, ``conv_out``.
+    """
+
+    def __init__(self, filters, kernel_size, color_groups, **kwargs):
+        super().__init__(**kwargs)
+        half = filters // 2
+        self.conv_in = MaskedConv2D(half, 1, "B", color_groups, name="conv_in")
+        self.conv_mid = MaskedConv2D(half, kernel_size, "B", color_groups, name="conv_mid")
+        self.conv_out = MaskedConv2D(filters, 1, "B", color_groups, name="conv_out")
+
+    def build(self, input_shape):
+        half_shape = tuple(input_shape[:-1]) + (self.conv_in.filters,)
+        self.conv_in.build(input_shape)
+        self.conv_mid.build(half_shape)
+        self.conv_out.build(half_shape)
+
+    def call(self, x):
+        h = self.conv_in(ops.relu(x))
+        h = self.conv_mid(ops.relu(h))
+        h = self.conv_out(ops.relu(h))
+        return x + h
+
+
+@register
+class PixelCNN(DensityModel):
+    """PixelCNN (and Gated PixelCNN) for binary or 8-bit images.
+
+    ``p(x) = prod_i p(x_i | x_<i)`` over the pixels in raster order (and, for
+    colour images with a per-channel likelihood, over R -> G -> B inside a
+    pixel). Every conditional is computed in one teacher-forced pass, so
+    ``log_prob`` is exact; sampling needs one pass per pixel (per channel).
+
+    **Plain network** (``gated=False``, van den Oord et al. 2016a): a
+    ``kernel_size`` mask-A ``MaskedConv2D``, ``num_layers`` residual blocks
+    (ReLU, 1x1 ``filters -> filters/2``, ReLU, ``hidden_kernel_size`` mask B,
+    ReLU, 1x1 back to ``filters``), then ReLU, 1x1 mask B (``filters``), ReLU
+    and a 1x1 mask-B convolution to the likelihood's parameters. Stacked
+    masked convolutions have a *blind spot*: pixels up and to the right of the
+    current one that the receptive field never reaches.
+
+    **Gated network** (``gated=True`` or :class:`GatedPixelCNN`, van den Oord
+    et al. 2016b): a mask-A :class:`~keras_genmodels.layers.GatedPixelCNNBlock`
+    of size ``kernel_size`` then ``num_layers`` mask-B blocks of size
+    ``hidden_kernel_size``; a vertical stack (shifted down, so it never sees
+    the current row) and a horizontal stack, with ``tanh * sigmoid`` gates:
+    no blind spot. With ``num_classes`` the model is class-conditional: the
+    one-hot label enters every gate as a bias; ``fit`` reads the labels from
+    ``(x, labels)`` batches, ``log_prob(x, labels=...)`` and
+    ``sample(n, labels=...)`` take them explicitly.
+
+    **Likelihoods** (data and parameters per pixel):
+
+    - ``"bernoulli"``: binary data {0, 1}; ``C`` logits.
+    - ``"categorical"``: integers 0..255 (float or int dtype); a 256-way
+      softmax per channel, ``256 C`` logits. Channels are ordered R -> G -> B
+      by colour groups (``color_groups = C`` in every masked convolution).
+    - ``"logistic_mixture"``: integers 0..255; the discretized logistic
+      mixture of PixelCNN++ with ``num_mixtures`` components and the linear
+      channel coupling; the whole pixel is one conditional, so the network
+      uses a single colour group and samples a pixel per pass.
+
+    Bernoulli inputs enter the network as ``2x - 1``, 8-bit ones as
+    ``x / 127.5 - 1``.
+
+    The layers are attributes, for samplers that need per-layer weights:
+    ``input_conv`` and ``residual_blocks`` (plain), ``gated_blocks`` (gated),
+    and ``output_convs``.
+
+    Args:
+        image_shape: tuple ``(H, W, C)``; any size, down to 1x1.
+        filters: int or None, channels of the hidden layers. None: 64 rounded
+            up to a multiple of ``2 * color_groups`` (64 for grey or
+            logistic-mixture images, 66 for RGB with per-channel likelihoods).
+            Must be divisible by ``2 * color_groups`` (plain) or
+            ``color_groups`` (gated).
+        num_layers: int >= 0, residual (plain) or mask-B gated blocks.
+        kernel_size: odd int >= 3, the mask-A first layer's kernel (7).
+        hidden_kernel_size: odd int, the kernels of the blocks (3).
+        likelihood: ``"bernoulli"``, ``"categorical"``, ``"logistic_mixture"``
+            or a ``Bernoulli`` / ``Categorical(256)`` /
+            ``DiscretizedLogisticMixture`` instance.
+        num_mixtures: int, components of the logistic mixture (used when
+            ``likelihood="logistic_mixture"`` is given by name).
+        gated: bool, Gated PixelCNN network.
+        num_classes: int or None, class-conditional model (gated only).
+        seed: int or None, seed of the model's ``SeedGenerator`` (sampling).
+        **kwargs: ``keras.Model`` arguments (``name``...).
+
+    Raises:
+        ValueError: for a malformed ``image_shape``, an unknown or unsupported
+            likelihood, ``filters`` not divisible as required, an even kernel
+            size, or ``num_classes`` without ``gated=True``; at fit/log_prob
+            time for data of the wrong shape or outside the likelihood's
+            support (non-binary for Bernoulli; outside [0, 255] or
+            non-integer for the 8-bit likelihoods).
+
+    Example:
+
+    >>> model = models.PixelCNN((28, 28, 1), likelihood="bernoulli")
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    >>> model.fit(x_train, epochs=10, batch_size=64)        # x in {0, 1}
+    >>> model.log_prob(x_valid)                               # (n,) nats
+    >>> images = model.sample(16, seed=0)                     # (16, 28, 28, 1)
+    >>> rgb = models.PixelCNN((32, 32, 3), likelihood="logistic_mixture")
+
+    References:
+        van den Oord, Kalchbrenner & Kavukcuoglu, "Pixel Recurrent Neural
+        Networks", ICML 2016.
+        van den Oord, Kalchbrenner, Vinyals, Espeholt, Graves & Kavukcuoglu,
+        "Conditional Image Generation with PixelCNN Decoders", NeurIPS 2016.
+        Salimans, Karpathy, Chen & Kingma, "PixelCNN++", ICLR 2017.
+    """
+
+    def __init__(
+        self,
+        image_shape,
+        filters=None,
+        num_layers=5,
+        kernel_size=7,
+        hidden_kernel_size=3,
+        likelihood="bernoulli",
+        num_mixtures=5,
+        gated=False,
+        num_classes=None,
+        seed=None,
+        **kwargs,
+    ):
+        kwargs.pop("event_shape", None)
+        if (not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3
+                or not all(isinstance(d, (int, np.integer)) and d >= 1 for d in image_shape)):
+            raise ValueError(
+                "image_shape must be a tuple (height, width, channels) of positive ints. "
+                f"Received: image_shape={image_shape!r}"
+            )
+        image_shape = tuple(int(d) for d in image_shape)
+        _common.check_int("num_mixtures", num_mixtures)
+        if isinstance(likelihood, str) and likelihood.lower() == "logistic_mixture":
+            likelihood = likelihoods_lib.DiscretizedLogisticMixture(num_mixtures)
+        likelihood = likelihoods_lib.get(likelihood)
+        if not isinstance(likelihood, _SUPPORTED):
+            raise ValueError(
+                "PixelCNN supports the likelihoods 'bernoulli', 'categorical' and "
+                f"'logistic_mixture'. Received: likelihood={likelihood!r}"
+            )
+        if isinstance(likelihood, likelihoods_lib.Categorical) and likelihood.num_classes != 256:
+            raise ValueError(
+                "PixelCNN's categorical likelihood is the 256-way softmax of 8-bit "
+                f"images. Received: Categorical(num_classes={likelihood.num_classes})"
+            )
+        if isinstance(likelihood, likelihoods_lib.DiscretizedLogisticMixture):
+            num_mixtures = likelihood.num_mixtures
+        super().__init__(event_shape=image_shape, likelihood=likelihood, seed=seed, **kwargs)
+        _common.check_int("num_layers", num_layers, minimum=0)
+        for name, k, low in (("kernel_size", kernel_size, 3),
+                             ("hidden_kernel_size", hidden_kernel_size, 1)):
+            if not isinstance(k, int) or k < low or k % 2 == 0:
+                raise ValueError(f"{name} must be an odd int >= {low}. Received: {name}={k!r}")
+        if num_classes is not None:
+            _common.check_int("num_classes", num_classes, minimum=2)
+            if not gated:
+                raise ValueError(
+                    "Class conditioning needs the gated network: pass gated=True (or use "
+                    f"models.GatedPixelCNN). Received: num_classes={num_classes}, gated=False"
+                )
+        channels = image_shape[-1]
+        joint_pixel = isinstance(likelihood, likelihoods_lib.DiscretizedLogisticMixture)
+        self.color_groups = 1 if joint_pixel else channels
+        unit = self.color_groups if gated else 2 * self.color_groups
+        if filters is None:
+            filters = -(-64 // unit) * unit
+        _common.check_int("filters", filters)
+        if filters % unit:
+            raise ValueError(
+                f"filters must be divisible by {unit} ({'color_groups' if gated else '2 * color_groups'}"
+                f" with color_groups={self.color_groups}). Received: filters={filters}"
+            )
+        self.image_shape = image_shape
+        self.filters = filters
+        self.num_layers = num_layers
+        self.kernel_size = kernel_size
+        self.hidden_kernel_size = hidden_kernel_size
+        self.num_mixtures = num_mixtures
+        self.gated = bool(gated)
+        self.num_classes = num_classes
+        self.num_params = likelihood.params_shape(image_shape)[-1]
+        self.sampling_channel_groups = (
+            [list(range(channels))] if joint_pixel else [[c] for c in range(channels)]
+        )
+
+        # === Layers ===
+        groups = self.color_groups
+        if self.gated:
+            self.input_conv = None
+            self.residual_blocks = []
+            self.gated_blocks = [
+                GatedPixelCNNBlock(filters, kernel_size, "A", groups, num_classes, name="gated_block_0")
+            ] + [
+                GatedPixelCNNBlock(filters, hidden_kernel_size, "B", groups, num_classes,
+                                   name=f"gated_block_{i + 1}")
+                for i in range(num_layers)
+            ]
+        else:
+            self.input_conv = MaskedConv2D(filters, kernel_size, "A", groups, name="input_conv")
+            self.residual_blocks = [
+                _ResidualBlock(filters, hidden_kernel_size, groups, name=f"residual_block_{i}")
+                for i in range(num_layers)
+            ]
+            self.gated_blocks = []
+        self.output_convs = [
+            MaskedConv2D(filters, 1, "B", groups, name="output_conv_0"),
+            MaskedConv2D(self.num_params, 1, "B", groups, name="output_conv_1"),
+        ]
+        # Build every weight now, so that a reloaded model restores them (and
+        # the optimizer's slots) without a first call.
+        dummy = ops.zeros((1,) + image_shape)
+        cond = None if num_classes is None else ops.zeros((1, num_classes))
+        self(dummy, condition=cond)
+        self.built = True
+
+    # ----------------------------------------------------------------- network
+    def _network_input(self, x):
+        x = ops.cast(x, "float32")
+        if isinstance(self.likelihood, likelihoods_lib.Bernoulli):
+            return 2.0 * x - 1.0
+        return x / 127.5 - 1.0
+
+    def call(self, inputs, condition=None, training=False):
+        """Likelihood parameters of every conditional, ``(batch, H, W, num_params)``.
+
+        Args:
+            inputs: images ``(batch, H, W, C)`` in the data's units (not
+                validated here; ``log_prob`` / ``fit`` validate).
+            condition: one-hot labels ``(batch, num_classes)`` for a
+                conditional model, else None.
+        """
+        if self.num_classes is not None and condition is None:
+            raise ValueError(
+                f"This PixelCNN is class-conditional (num_classes={self.num_classes}): "
+                "pass condition= (one-hot labels)."
+            )
+        if self.num_classes is None and condition is not None:
+            raise ValueError("This PixelCNN is unconditional; it takes no condition.")
+        x = self._network_input(inputs)
+        if self.gated:
+            v, h = x, x
+            for block in self.gated_blocks:
+                args = [v, h] if condition is None else [v, h, ops.cast(condition, x.dtype)]
+                v, h = block(args)
+        else:
+            h = self.input_conv(x)
+            for block in self.residual_blocks:
+                h = block(h)
+        for conv in self.output_convs:
+            h = conv(ops.relu(h))
+        return h
+
+    def _condition_from(self, y):
+        if self.num_classes is None:
+            return None
+        if y is None:
+            raise ValueError(
+                f"This PixelCNN is class-conditional (num_classes={self.num_classes}) and "
+                "needs labels: fit on (x, labels) batches, or pass labels=."
+            )
+        y = ops.convert_to_tensor(y)
+        if len(y.shape) == 2 and y.shape[-1] == self.num_classes:
+            return ops.cast(y, "float32")  # already one-hot
+        y = ops.reshape(y, (-1,))
+        if not str(y.dtype).startswith(("int", "uint")):
+            _backend.check(ops.all(y == ops.round(y)),
+                           "Class labels must be integers 0..num_classes-1.")
+        _backend.check(
+            ops.all((y >= 0) & (y < self.num_classes)),
+            f"Class labels must be integers in [0, {self.num_classes - 1}].",
+        )
+        return ops.one_hot(ops.cast(y, "int32"), self.num_classes)
+
+    # ---------------------------------------------------------------- sampling
+    def sample(self, n, seed=None, verbose=1, method="naive", labels=None):
+        """Generate ``n`` images autoregressively.
+
+        Args:
+            n: int, number of images.
+            seed: int or None; the same int gives the same images.
+            verbose: 1 shows a ``keras.utils.Progbar``; 0 is silent.
+            method: ``"naive"``: ``H * W * G`` forward passes (``G`` = 1 or the
+                number of channels) through a compiled function. It is the
+                reference for faster samplers.
+            labels: int array ``(n,)`` (or one-hot ``(n, num_classes)``) for a
+                class-conditional model; must be None otherwise.
+
+        Returns:
+            NumPy ``float32`` ``(n, H, W, C)``: {0, 1} for Bernoulli,
+            integers 0..255 for the 8-bit likelihoods.
+        """
+        _common.check_int("n", n)
+        if method not in SAMPLING_METHODS:
+            raise ValueError(
+                f"Unknown sampling method. Expected one of {SAMPLING_METHODS}. "
+                f"Received: method={method!r}"
+            )
+        if labels is None:
+            condition = self._condition_from(None)
+        else:
+            if self.num_classes is None:
+                raise ValueError("This PixelCNN is unconditional; sample() takes no labels.")
+            labels = np.asarray(labels)
+            if len(labels) != n:
+                raise ValueError(f"labels must have n={n} entries. Received: {len(labels)}")
+            condition = self._condition_from(labels)
+        return sampling_lib.naive_sample(self, n, seed=seed, verbose=verbose, condition=condition)
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        config = super().get_config()
+        config.pop("event_shape", None)
+        config.update({
+            "image_shape": self.image_shape,
+            "filters": self.filters,
+            "num_layers": self.num_layers,
+            "kernel_size": self.kernel_size,
+            "hidden_kernel_size": self.hidden_kernel_size,
+            "num_mixtures": self.num_mixtures,
+            "gated": self.gated,
+            "num_classes": self.num_classes,
+        })
+        return config
+
+
+@register
+class GatedPixelCNN(PixelCNN):
+    """Gated PixelCNN: :class:`PixelCNN` with ``gated=True``.
+
+    Vertical and horizontal stacks of
+    :class:`~keras_genmodels.layers.GatedPixelCNNBlock` with ``tanh * sigmoid``
+    gates; the vertical stack is shifted down so it never sees the current row,
+    and the receptive field has no blind spot. ``num_classes`` makes it
+    class-conditional (one-hot label as a bias in every gate).
+
+    Args:
+        image_shape, filters, num_layers, kernel_size, hidden_kernel_size,
+        likelihood, num_mixtures, num_classes, seed: as in :class:`PixelCNN`.
+        **kwargs: ``keras.Model`` arguments.
+
+    Example:
+
+    >>> model = models.GatedPixelCNN((28, 28, 1), num_classes=10)
+    >>> model.compile(optimizer="adam")
+    >>> model.fit(tf.data.Dataset.from_tensor_slices((x, y)).batch(64))
+    >>> sevens = model.sample(8, labels=[7] * 8, seed=0)
+
+    References:
+        van den Oord, Kalchbrenner, Vinyals, Espeholt, Graves & Kavukcuoglu,
+        "Conditional Image Generation with PixelCNN Decoders", NeurIPS 2016.
+    """
+
+    def __init__(self, image_shape, **kwargs):
+        if not kwargs.pop("gated", True):
+            raise ValueError("GatedPixelCNN is always gated. Received: gated=False")
+        super().__init__(image_shape, gated=True, **kwargs)
