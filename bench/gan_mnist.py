@@ -118,7 +118,8 @@ def main(argv=None):
     ds = ds.repeat().batch(args.batch_size, drop_remainder=True).prefetch(2)
     timer = StepTimer()
     t0 = time.perf_counter()
-    history = gan.fit(ds, steps_per_epoch=args.steps, epochs=1, verbose=0, callbacks=[timer])
+    history = gan.fit(ds, steps_per_epoch=args.steps, epochs=1, verbose=0, shuffle=False,
+                      callbacks=[timer])
     train_time = time.perf_counter() - t0
     steady = timer.times[1:] if len(timer.times) > 1 else timer.times
     per_step = float(np.median(steady))

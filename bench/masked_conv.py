@@ -13,9 +13,12 @@ conv; ``--filters`` 64, batch 64) written four ways, each with and without
   compile is slow: ``--tfp-steps`` steps only);
 * ``reference``: ``MaskedConv2D(implementation="reference")`` (mask multiplied
   into the kernel inside the op, no state change);
-* ``fused``: ``MaskedConv2D(implementation="fused")`` (masked-out taps
-  skipped); ``fused_xla`` additionally compiles each masked conv with XLA on
-  its own (relevant when the step itself is not XLA-compiled).
+* ``fused``: ``MaskedConv2D(implementation="fused")`` with its default
+  method on this device (``"shifted"`` on CPU: one conv over the rows up to
+  the current one, no work on the rows below); ``fused_split``: the same with
+  ``method="split"`` (rows-above conv + current-row conv: no masked tap at
+  all); ``fused_xla``: the fused kernel compiled with XLA on its own inside
+  an otherwise plain step (relevant when the step itself is not compiled).
 
 Every model takes the same plain-SGD training step on a fixed batch (so the
 optimizer is not what is measured): ``images/s`` is the median over
@@ -23,7 +26,8 @@ optimizer is not what is measured): ``images/s`` is the median over
 time, compile included, is reported separately). FLOPs per image are counted
 per forward pass (2 per multiply-add); a training step is counted as 3x the
 forward (forward, input gradient, kernel gradient). ``dense`` counts every
-kernel tap, ``useful`` only the unmasked ones; the useful FLOP rate is compared
+kernel tap, ``useful`` only the unmasked ones, ``computed`` what the variant
+actually multiplies; the useful FLOP rate is compared
 with the machine's own peak, measured here as a plain 3x3 64->64 convolution on
 a 64x28x28x64 input (training-step-like: forward + both gradients).
 
@@ -52,6 +56,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from keras_genmodels.kernels import conv_flops  # noqa: E402
+from keras_genmodels.kernels import masked_conv2d  # noqa: E402
+from keras_genmodels.kernels.masked_conv import _resolve_method  # noqa: E402
 from keras_genmodels.layers import MaskedConv2D  # noqa: E402
 
 H = W = 28
@@ -79,10 +85,20 @@ class PixelConvLayer(keras.layers.Layer):
         return self.conv(inputs)
 
 
+class _SplitMaskedConv2D(MaskedConv2D):
+    """MaskedConv2D forced to the fused kernel's ``method="split"``."""
+
+    def call(self, inputs):
+        return masked_conv2d(inputs, self.kernel, self.bias, mask_type=self.mask_type,
+                             activation=self.activation, method="split")
+
+
 def _masked(kind, filters, kernel_size, mask_type, activation):
     if kind == "keras_io":
         return PixelConvLayer(mask_type=mask_type, filters=filters, kernel_size=kernel_size,
                               padding="same", activation=activation)
+    if kind == "fused_split":
+        return _SplitMaskedConv2D(filters, kernel_size, mask_type=mask_type, activation=activation)
     return MaskedConv2D(filters, kernel_size, mask_type=mask_type, activation=activation,
                         implementation=kind)
 
@@ -113,12 +129,16 @@ def build_pixelcnn(kind, filters=64, blocks=5):
     return keras.Model(inputs, out), specs
 
 
-def flops_per_image(specs):
-    totals = {"dense": 0, "useful": 0, "fused": 0}
+def flops_per_image(specs, kind):
+    """Forward FLOPs per image: dense, useful and what ``kind`` computes."""
+    computed_key = {"keras_io": "dense", "reference": "dense", "fused_split": "split"}.get(
+        kind, _resolve_method("auto"))
+    totals = {"dense": 0, "useful": 0, "computed": 0}
     for k, cin, cout, mask in specs:
         f = conv_flops(k, cin, cout, mask)
-        for key in totals:
-            totals[key] += f[key] * H * W
+        totals["dense"] += f["dense"] * H * W
+        totals["useful"] += f["useful"] * H * W
+        totals["computed"] += f[computed_key] * H * W
     return totals
 
 
@@ -172,22 +192,32 @@ def tfp_forward_flops(dist, x):
     return prof.total_float_ops / int(x.shape[0])
 
 
-def time_step(step, x, steps, repeats):
+def first_step(step, x):
     t0 = time.perf_counter()
     float(step(x))
-    first = time.perf_counter() - t0
-    rates = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            loss = step(x)
-        float(loss)
-        rates.append(steps * int(x.shape[0]) / (time.perf_counter() - t0))
+    return time.perf_counter() - t0
+
+
+def timed_run(step, x, steps):
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        loss = step(x)
+    float(loss)
+    return steps * int(x.shape[0]) / (time.perf_counter() - t0)
+
+
+def time_step(step, x, steps, repeats):
+    first = first_step(step, x)
+    rates = [timed_run(step, x, steps) for _ in range(repeats)]
     return statistics.median(rates), rates, first
 
 
-def measure_peak(batch, repeats, steps):
-    """Plain 3x3 64->64 conv on (batch, 28, 28, 64): forward + both gradients."""
+def peak_step(batch):
+    """Plain 3x3 64->64 conv on (batch, 28, 28, 64), forward + both gradients.
+
+    Returns ``(step, x, flops_per_image)`` (3x the forward FLOPs, as for the
+    models).
+    """
     rng = np.random.default_rng(0)
     x = tf.constant(rng.standard_normal((batch, H, W, 64)), tf.float32)
     k = tf.Variable(rng.standard_normal((3, 3, 64, 64)).astype("float32") * 0.05)
@@ -201,9 +231,7 @@ def measure_peak(batch, repeats, steps):
         gx, gk = tape.gradient(loss, [x, k])
         return tf.reduce_sum(gx) + tf.reduce_sum(gk)
 
-    rate, _, _ = time_step(step, x, max(steps, 5), max(repeats, 3))
-    flops = 3 * 2 * 9 * 64 * 64 * H * W
-    return rate * flops / 1e9
+    return step, x, 3 * 2 * 9 * 64 * 64 * H * W
 
 
 def main(argv=None):
@@ -215,13 +243,13 @@ def main(argv=None):
     p.add_argument("--blocks", type=int, default=5)
     p.add_argument("--tfp-resnets", type=int, default=2)
     p.add_argument("--tfp-steps", type=int, default=2, help="steps per repeat for TFP (slow)")
-    p.add_argument("--models", default="keras_io,tfp,reference,fused,fused_xla",
-                   help="comma-separated subset of keras_io,tfp,reference,fused,fused_xla")
+    p.add_argument("--models", default="keras_io,tfp,reference,fused,fused_split,fused_xla",
+                   help="comma-separated subset of keras_io,tfp,reference,fused,fused_split,fused_xla")
     p.add_argument("--xla", default="off,on", help="'off', 'on' or 'off,on' (step jit_compile)")
     args = p.parse_args(argv)
 
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
-    allowed = {"keras_io", "tfp", "reference", "fused", "fused_xla"}
+    allowed = {"keras_io", "tfp", "reference", "fused", "fused_split", "fused_xla"}
     if not set(kinds) <= allowed:
         raise ValueError(f"--models must be a subset of {sorted(allowed)}. Received: {args.models}")
     xla_modes = [{"off": False, "on": True}[m.strip()] for m in args.xla.split(",")]
@@ -229,10 +257,14 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     x = tf.constant((rng.random((args.batch, H, W, 1)) < 0.3).astype("float32"))
 
-    peak = measure_peak(args.batch, args.repeats, args.steps)
-    print(f"measured conv peak (3x3 64->64, 64x28x28, fwd+bwd): {peak:.1f} GFLOP/s")
+    pstep, px, pflops = peak_step(args.batch)
+    first_step(pstep, px)
+    peak_rates = []
 
-    rows = []
+    # Build and warm up every variant, then time them round-robin (repeat r of
+    # every variant before repeat r + 1 of any): a load change on a shared
+    # machine then hits all variants alike, and ratios stay meaningful.
+    configs = []
     for kind in kinds:
         for jit in xla_modes:
             if kind == "fused_xla" and jit:
@@ -242,41 +274,57 @@ def main(argv=None):
                 dist = tfp_model(args.filters, args.tfp_resnets)
                 step = tfp_step(dist, x, jit)
                 fwd = tfp_forward_flops(dist, x)
-                flops = {"dense": fwd, "useful": fwd, "fused": fwd}  # shifted convs: no masked taps
+                # PixelCNN++ shifted convs have no masked taps: all FLOPs useful.
+                flops = {"dense": fwd, "useful": fwd, "computed": fwd}
                 steps = args.tfp_steps
             else:
                 model, specs = build_pixelcnn(kind, args.filters, args.blocks)
                 step = keras_step(model, jit)
-                flops = flops_per_image(specs)
+                flops = flops_per_image(specs, kind)
                 steps = args.steps
-            rate, rates, first = time_step(step, x, steps, args.repeats)
-            rows.append({
-                "model": kind, "xla": jit, "images_per_s": rate, "repeats": rates,
-                "first_step_s": first,
-                "dense_mflop_per_image": flops["dense"] / 1e6,
-                "useful_mflop_per_image": flops["useful"] / 1e6,
-                "dense_gflops": 3 * flops["dense"] * rate / 1e9,
-                "useful_gflops": 3 * flops["useful"] * rate / 1e9,
-            })
-            r = rows[-1]
-            print(f"  {kind:10s} xla={str(jit):5s} {rate:8.1f} img/s  (first step {first:.1f} s)",
+            first = first_step(step, x)
+            print(f"  built {kind:11s} xla={str(jit):5s} first step (trace+compile) {first:.1f} s",
                   flush=True)
+            configs.append({"model": kind, "xla": jit, "step": step, "steps": steps,
+                            "flops": flops, "first": first, "rates": []})
+    for rep_i in range(args.repeats):
+        peak_rates.append(timed_run(pstep, px, max(args.steps, 3)) * pflops / 1e9)
+        for c in configs:
+            c["rates"].append(timed_run(c["step"], x, c["steps"]))
+        print(f"  repeat {rep_i + 1}/{args.repeats} done", flush=True)
+    peak = statistics.median(peak_rates)
+    print(f"measured conv peak (3x3 64->64 conv on 64x28x28x64, fwd + both grads): "
+          f"{peak:.1f} GFLOP/s")
+    rows = []
+    for c in configs:
+        rate = statistics.median(c["rates"])
+        flops = c["flops"]
+        rows.append({
+            "model": c["model"], "xla": c["xla"], "images_per_s": rate, "repeats": c["rates"],
+            "steps_per_repeat": c["steps"], "first_step_s": c["first"],
+            "dense_mflop_per_image": flops["dense"] / 1e6,
+            "useful_mflop_per_image": flops["useful"] / 1e6,
+            "computed_mflop_per_image": flops["computed"] / 1e6,
+            "dense_gflops": 3 * flops["dense"] * rate / 1e9,
+            "useful_gflops": 3 * flops["useful"] * rate / 1e9,
+        })
 
     base = {r["xla"]: r["images_per_s"] for r in rows if r["model"] == "keras_io"}
     base_best = max(base.values()) if base else None
     print()
-    header = (f"{'model':10s} {'XLA':5s} {'img/s':>8s} {'vs keras.io':>11s} {'dense MF/img':>12s} "
-              f"{'useful MF/img':>13s} {'dense GF/s':>10s} {'useful GF/s':>11s} {'% of peak':>9s}")
+    header = (f"{'model':11s} {'XLA':5s} {'img/s':>8s} {'vs keras.io':>11s} {'dense MF/img':>12s} "
+              f"{'useful MF/img':>13s} {'computed MF':>11s} {'dense GF/s':>10s} "
+              f"{'useful GF/s':>11s} {'useful % peak':>13s}")
     print(header)
     print("-" * len(header))
     for r in rows:
         ratio = r["images_per_s"] / base_best if base_best else float("nan")
         r["speedup_vs_keras_io_best"] = ratio
         r["useful_fraction_of_peak"] = r["useful_gflops"] / peak
-        print(f"{r['model']:10s} {str(r['xla']):5s} {r['images_per_s']:8.1f} {ratio:10.2f}x "
+        print(f"{r['model']:11s} {str(r['xla']):5s} {r['images_per_s']:8.1f} {ratio:10.2f}x "
               f"{r['dense_mflop_per_image']:12.1f} {r['useful_mflop_per_image']:13.1f} "
-              f"{r['dense_gflops']:10.1f} {r['useful_gflops']:11.1f} "
-              f"{100 * r['useful_fraction_of_peak']:8.0f}%")
+              f"{r['computed_mflop_per_image']:11.1f} {r['dense_gflops']:10.1f} "
+              f"{r['useful_gflops']:11.1f} {100 * r['useful_fraction_of_peak']:12.0f}%")
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak resident memory of this process: {peak_rss_mb:.0f} MB")
     result = {

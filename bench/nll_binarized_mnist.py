@@ -77,8 +77,9 @@ class TimeLimit(keras.callbacks.Callback):
 
     def images_per_second(self):
         if self.batches < 2:
-            return float("nan")
-        return (self.batches - 1) * self.batch_size / (self.last_batch_end - self.first_batch_end)
+            return None   # one (tracing) batch only: no steady-state speed to report
+        return round(
+            (self.batches - 1) * self.batch_size / (self.last_batch_end - self.first_batch_end), 1)
 
 
 def build_model(args):
@@ -155,7 +156,7 @@ def main(argv=None):
     images_seen = timer.batches * args.batch_size
 
     t0 = time.time()
-    nll = -model.log_prob(valid, batch_size=500).astype("float64")
+    nll = -model.log_prob(valid, batch_size=args.batch_size).astype("float64")
     eval_seconds = time.time() - t0
     t0 = time.time()
     samples = model.sample(16, seed=args.seed, verbose=0)
@@ -181,7 +182,7 @@ def main(argv=None):
         "train_steps": timer.batches,
         "epochs": round(images_seen / len(train), 3),
         "train_seconds": round(train_seconds, 1),
-        "train_images_per_s": round(timer.images_per_second(), 1),
+        "train_images_per_s": timer.images_per_second(),
         "valid_images": len(valid),
         "valid_nll_nats": round(float(nll.mean()), 3),
         "valid_nll_stderr": round(float(nll.std() / math.sqrt(len(nll))), 3),

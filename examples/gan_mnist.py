@@ -19,7 +19,6 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 
 from keras_genmodels import callbacks  # noqa: E402
 from keras_genmodels import datasets  # noqa: E402

@@ -152,7 +152,7 @@ def data_errors_as_value_error():
     """
     try:
         yield
-    except Exception as error:  # noqa: BLE001 - filtered below, re-raised otherwise
+    except Exception as error:  # re-raised unchanged unless a failed check
         if backend() == "tensorflow":
             import tensorflow as tf
 

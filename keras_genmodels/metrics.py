@@ -122,6 +122,7 @@ class FeatureStatistics:
     >>> stats = FeatureStatistics()
     >>> for batch in real_images_batches:
     ...     stats.update(feature_extractor(batch))
+    >>> stats.save("mnist_train_stats.npz")   # reuse: FeatureStatistics.load(path)
     >>> frechet_distance(stats, fake_stats)
 
     References:
@@ -191,6 +192,24 @@ class FeatureStatistics:
         self._comoment = self._comoment + other._comoment + np.outer(delta, delta) * (n_a * n_b / n)
         self.count = n
         return self
+
+    def save(self, path):
+        """Write the statistics to a ``.npz`` file (e.g. a dataset's reference statistics)."""
+        if self.count == 0:
+            raise ValueError("FeatureStatistics is empty: nothing to save.")
+        np.savez(path, count=np.int64(self.count), mean=self._mean, comoment=self._comoment)
+
+    @classmethod
+    def load(cls, path):
+        """Read statistics written by :meth:`save`."""
+        with np.load(path) as data:
+            if set(data.files) != {"count", "mean", "comoment"}:
+                raise ValueError(f"{path} is not a FeatureStatistics file. Found: {data.files}")
+            stats = cls(int(data["mean"].shape[0]))
+            stats.count = int(data["count"])
+            stats._mean = data["mean"].astype(np.float64)
+            stats._comoment = data["comoment"].astype(np.float64)
+        return stats
 
     @property
     def mean(self):

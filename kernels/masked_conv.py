@@ -19,7 +19,11 @@ module computes the same function as two smaller convolutions:
   colour-group mask).
 
 A 7x7 mask-A convolution thus costs 21 + 3 = 24 taps instead of 49; a 3x3
-mask-B convolution 3 + 2 = 5 instead of 9. Bias, an activation or the gated
+mask-B convolution 3 + 2 = 5 instead of 9 (``method="split"``). On CPU two
+thin convolutions run slower than one larger one, so ``method="shifted"``
+computes a single convolution over the ``kh // 2 + 1`` rows ending at the
+current row (the PixelCNN++ "down-shifted" conv): it still skips every row
+below the centre (28 taps for 7x7, 6 for 3x3) and is the CPU default. Bias, an activation or the gated
 unit ``tanh(a) * sigmoid(b)`` and a residual input are applied in the same
 function, so an XLA compilation (``compile=True``: ``tf.function(jit_compile=
 True)`` on TensorFlow, ``jax.jit`` on JAX) fuses them with the convolutions.
@@ -52,6 +56,7 @@ __all__ = [
 ]
 
 _COMPILE_CHOICES = (True, False, "auto")
+METHODS = ("auto", "split", "shifted")
 
 
 def _normalize_pair(value, name):
@@ -111,14 +116,16 @@ def tap_counts(kernel_size, mask_type, color_groups=1):
         color_groups: int.
 
     Returns:
-        dict with ``dense`` (``kh * kw``), ``fused`` (full ``in x out`` taps the
-        split kernel multiplies: rows above, left of centre, and the centre
-        when it is used) and ``uses_centre`` (bool).
+        dict with ``dense`` (``kh * kw``), ``split`` (full ``in x out`` taps
+        the split kernel multiplies: rows above, left of centre, and the
+        centre when it is used), ``shifted`` (``(kh // 2 + 1) * kw`` when
+        ``kh > 1``) and ``uses_centre`` (bool).
     """
     kh, kw = _normalize_pair(kernel_size, "kernel_size")
     uses_centre = mask_type.upper() == "B" or color_groups > 1
-    fused = (kh // 2) * kw + kw // 2 + (1 if uses_centre else 0)
-    return {"dense": kh * kw, "fused": fused, "uses_centre": uses_centre}
+    split = (kh // 2) * kw + kw // 2 + (1 if uses_centre else 0)
+    shifted = (kh // 2 + 1) * kw if kh > 1 else split
+    return {"dense": kh * kw, "split": split, "shifted": shifted, "uses_centre": uses_centre}
 
 
 def conv_flops(kernel_size, in_channels, out_channels, mask_type=None, color_groups=1):
@@ -131,20 +138,24 @@ def conv_flops(kernel_size, in_channels, out_channels, mask_type=None, color_gro
         color_groups: int.
 
     Returns:
-        dict ``{"dense", "useful", "fused"}``: the reference's FLOPs (all taps),
-        the FLOPs on unmasked kernel entries only, and what the split kernel
-        computes (``useful`` plus the masked part of the centre tap).
+        dict ``{"dense", "useful", "split", "shifted"}``: the reference's
+        FLOPs (all taps), the FLOPs on unmasked kernel entries only, and what
+        the two fused methods compute.
     """
     kh, kw = _normalize_pair(kernel_size, "kernel_size")
     dense = 2 * kh * kw * in_channels * out_channels
     if mask_type is None:
-        return {"dense": dense, "useful": dense, "fused": dense}
+        return {"dense": dense, "useful": dense, "split": dense, "shifted": dense}
     from keras_genmodels.layers.masked_conv import causal_mask
 
     useful = 2 * int(causal_mask((kh, kw), in_channels, out_channels, mask_type, color_groups).sum())
     taps = tap_counts((kh, kw), mask_type, color_groups)
-    fused = 2 * taps["fused"] * in_channels * out_channels
-    return {"dense": dense, "useful": useful, "fused": fused}
+    return {
+        "dense": dense,
+        "useful": useful,
+        "split": 2 * taps["split"] * in_channels * out_channels,
+        "shifted": 2 * taps["shifted"] * in_channels * out_channels,
+    }
 
 
 def gated_activation(h, color_groups=1):
@@ -182,7 +193,8 @@ def _epilogue(h, bias, activation, gated, color_groups, residual):
     return h
 
 
-def _fused_impl(x, kernel, bias, residual, *, mask_type, color_groups, activation, gated, dilation):
+def _fused_impl(x, kernel, bias, residual, *, mask_type, color_groups, activation, gated, dilation,
+                method="split"):
     from keras_genmodels.layers.masked_conv import causal_mask
 
     kh, kw, cin, cout = (int(d) for d in kernel.shape)
@@ -190,6 +202,14 @@ def _fused_impl(x, kernel, bias, residual, *, mask_type, color_groups, activatio
     dh, dw = dilation
     uses_centre = mask_type == "B" or color_groups > 1
     ncols = cw + (1 if uses_centre else 0)
+    if method == "shifted" and ch > 0:
+        # One "down-shifted" conv over rows i - ch .. i: the rows below the
+        # centre are never computed; the current row's right part is masked.
+        mask = causal_mask((kh, kw), cin, cout, mask_type, color_groups)[:ch + 1]
+        xs = ops.pad(x, [[0, 0], [ch * dh, 0], [cw * dw, cw * dw], [0, 0]])
+        k = kernel[:ch + 1] * ops.cast(mask, kernel.dtype)
+        h = ops.conv(xs, k, strides=1, padding="valid", dilation_rate=(dh, dw))
+        return _epilogue(h, bias, activation, gated, color_groups, residual)
     h = None
     if ch > 0:
         # Rows above: drop the last dh rows, pad ch*dh zero rows on top, so a
@@ -217,7 +237,8 @@ def _fused_impl(x, kernel, bias, residual, *, mask_type, color_groups, activatio
     return _epilogue(h, bias, activation, gated, color_groups, residual)
 
 
-def _reference_impl(x, kernel, bias, residual, *, mask_type, color_groups, activation, gated, dilation):
+def _reference_impl(x, kernel, bias, residual, *, mask_type, color_groups, activation, gated, dilation,
+                    method=None):
     from keras_genmodels.layers.masked_conv import causal_mask
 
     kh, kw, cin, cout = (int(d) for d in kernel.shape)
@@ -243,6 +264,16 @@ def accelerator_available():
 
         return torch.cuda.is_available()
     return False
+
+
+def _resolve_method(method):
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}. Received: method={method!r}")
+    if method == "auto":
+        # Measured on a 2-core CPU (bench/masked_conv.py): oneDNN runs the
+        # one-row convolutions of "split" slowly, so one shifted conv wins.
+        return "split" if accelerator_available() else "shifted"
+    return method
 
 
 def _resolve_compile(compile):
@@ -308,10 +339,11 @@ def _as_tensor(t):
 
 
 def _run(impl_name, x, kernel, bias, mask_type, color_groups, activation, gated, residual,
-         dilation_rate, compile):
+         dilation_rate, compile, method="auto"):
     x, kernel, bias, residual = (_as_tensor(t) for t in (x, kernel, bias, residual))
     mask_type = _check(x, kernel, bias, mask_type, color_groups, gated, residual)
     dilation = _normalize_pair(dilation_rate, "dilation_rate")
+    method = _resolve_method(method) if impl_name == "fused" else None
     if _resolve_compile(compile):
         static = (
             ("mask_type", mask_type),
@@ -319,16 +351,17 @@ def _run(impl_name, x, kernel, bias, mask_type, color_groups, activation, gated,
             ("activation", _ACTIVATIONS.key(activation)),
             ("gated", bool(gated)),
             ("dilation", dilation),
+            ("method", method),
         )
         return _compiled(keras.backend.backend(), impl_name, static)(x, kernel, bias, residual)
     impl = {"fused": _fused_impl, "reference": _reference_impl}[impl_name]
     act = None if activation is None else keras.activations.get(activation)
     return impl(x, kernel, bias, residual, mask_type=mask_type, color_groups=int(color_groups),
-                activation=act, gated=bool(gated), dilation=dilation)
+                activation=act, gated=bool(gated), dilation=dilation, method=method)
 
 
 def masked_conv2d(x, kernel, bias=None, mask_type="A", color_groups=1, activation=None,
-                  gated=False, residual=None, dilation_rate=1, compile=False):
+                  gated=False, residual=None, dilation_rate=1, compile=False, method="auto"):
     """PixelCNN masked convolution that skips masked-out taps, with a fused epilogue.
 
     Computes ``out = post(conv_same(x, kernel * mask) + bias)`` where ``mask``
@@ -358,6 +391,13 @@ def masked_conv2d(x, kernel, bias=None, mask_type="A", color_groups=1, activatio
             on TensorFlow, ``jax.jit`` on JAX); ``False`` runs the ops as they
             come (inside a caller's ``tf.function`` / ``jit`` they are fused by
             its compiler); ``"auto"`` compiles when a GPU/TPU is present.
+        method: ``"split"`` (rows-above conv + current-row conv: no
+            masked-out tap is multiplied, except the masked part of a
+            colour-group centre tap), ``"shifted"`` (one conv over the
+            ``kh // 2 + 1`` rows ending at the current row: skips the rows
+            below, computes the ``kw // 2`` masked taps right of the centre;
+            one larger conv runs faster than two thin ones on CPU) or
+            ``"auto"`` (``"shifted"`` on CPU, ``"split"`` on GPU/TPU).
 
     Returns:
         Tensor ``(batch, height, width, out_channels)`` (halved if ``gated``).
@@ -381,7 +421,7 @@ def masked_conv2d(x, kernel, bias=None, mask_type="A", color_groups=1, activatio
         Decoders", NeurIPS 2016.
     """
     return _run("fused", x, kernel, bias, mask_type, color_groups, activation, gated, residual,
-                dilation_rate, compile)
+                dilation_rate, compile, method)
 
 
 def reference_masked_conv2d(x, kernel, bias=None, mask_type="A", color_groups=1, activation=None,

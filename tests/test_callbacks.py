@@ -12,15 +12,6 @@ import pytest
 from keras_genmodels import _png, callbacks, models
 
 
-@pytest.fixture(autouse=True)
-def _seed_everything():
-    """Overrides conftest's fixture without its clear_session() teardown
-    (about a second per test on a loaded machine); these tests do not depend
-    on layer names."""
-    keras.utils.set_random_seed(1234)
-    yield
-
-
 def decode_png(data):
     """Independent minimal PNG decoder (8-bit grey/RGB, filter 0 lines, no interlace)."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"

@@ -30,13 +30,6 @@ def _write_amat(path, images):
 
 
 @pytest.fixture(autouse=True)
-def _seed_everything():
-    """Overrides conftest's fixture: these tests build no Keras state, and its
-    keras.backend.clear_session() teardown costs about a second per test."""
-    yield
-
-
-@pytest.fixture(autouse=True)
 def _no_env(monkeypatch):
     monkeypatch.delenv(datasets.ENV_VAR, raising=False)
 

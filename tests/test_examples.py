@@ -40,12 +40,6 @@ EXAMPLES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _seed_everything():
-    """Overrides conftest's fixture: the work happens in subprocesses."""
-    yield
-
-
 @pytest.fixture(scope="module")
 def small_npz(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "binarized_mnist_small_train_valid.npz"

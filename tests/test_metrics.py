@@ -56,6 +56,19 @@ def test_frechet_closed_form_and_zero():
     assert 0.0 <= metrics.frechet_distance(y, y + 1.0) == pytest.approx(10.0, rel=1e-6)
 
 
+def test_feature_statistics_save_load(tmp_path):
+    x = np.random.default_rng(5).normal(size=(20, 4))
+    stats = metrics.FeatureStatistics().update(x)
+    path = str(tmp_path / "stats.npz")
+    stats.save(path)
+    loaded = metrics.FeatureStatistics.load(path)
+    assert loaded.count == 20
+    np.testing.assert_array_equal(loaded.covariance, stats.covariance)
+    np.testing.assert_array_equal(loaded.mean, stats.mean)
+    with pytest.raises(ValueError, match="empty"):
+        metrics.FeatureStatistics().save(path)
+
+
 def test_feature_statistics_streaming_equals_numpy():
     rng = np.random.default_rng(3)
     x = _random_features(rng, 103, 7) + 1e6  # large offset: naive E[x^2]-E[x]^2 would fail

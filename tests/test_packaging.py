@@ -17,12 +17,6 @@ BUILD_INPUTS = ("pyproject.toml", "setup.py", "setup.cfg", "MANIFEST.in", "READM
                 "keras_genmodels", "kernels")
 
 
-@pytest.fixture(autouse=True)
-def _seed_everything():
-    """Overrides conftest's fixture: no Keras state here (saves its teardown)."""
-    yield
-
-
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     src = tmp_path_factory.mktemp("src")

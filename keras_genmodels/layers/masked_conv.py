@@ -120,8 +120,10 @@ class MaskedConv2D(keras_layers.Conv2D):
 
     Raises:
         ValueError: for an even kernel size, an unknown mask type, channel
-            counts not divisible by ``color_groups``, or an unknown
-            ``implementation``.
+            counts not divisible by ``color_groups``, an unknown
+            ``implementation``, inputs that are not 4D, or
+            ``strides``/``padding``/``data_format``/``groups`` other than
+            1 / ``"same"`` / ``"channels_last"`` / 1.
 
     Example:
 

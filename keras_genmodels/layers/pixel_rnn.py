@@ -43,7 +43,8 @@ def skew(x):
 
     Pixel ``(i, j)`` lands at ``(i, i + j)``, so column ``k`` of the result
     holds the diagonal ``{(i, k - i)}`` of the input, read top to bottom, and
-    the pixel above-left neighbours of a diagonal lie in the previous column.
+    the left and upper neighbours of every pixel of that diagonal lie in
+    column ``k - 1``.
 
     Args:
         x: 4D tensor ``(batch, height, width, channels)`` with static height

@@ -15,7 +15,8 @@ class Sampling(keras.layers.Layer):
     The noise comes from the layer's own ``keras.random.SeedGenerator``, so
     a layer built with the same ``seed`` produces the same sequence of draws,
     and gradients flow to ``mean`` and ``log_var`` (the reparameterisation
-    trick).
+    trick). The generator's state is saved in ``.keras`` files, so a
+    reloaded layer continues the same sequence of draws.
 
     Args:
         seed: int or None, seed of the layer's ``SeedGenerator``.

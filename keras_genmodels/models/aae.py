@@ -1,5 +1,7 @@
 """Adversarial autoencoder (Makhzani et al., 2016)."""
 
+import copy
+
 import keras
 import numpy as np
 from keras import ops
@@ -347,7 +349,7 @@ class AAE(AdversarialModel):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = copy.deepcopy(config)  # deserialization consumes nested configs
         for key in ("encoder", "decoder", "discriminator"):
             config[key] = _common.deserialize(config[key])
         config["likelihood"] = likelihoods_lib.get(config["likelihood"])

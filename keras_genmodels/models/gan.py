@@ -1,5 +1,7 @@
 """Generative adversarial network (Goodfellow et al., 2014) trained with ``model.fit``."""
 
+import copy
+
 import keras
 from keras import ops
 
@@ -496,7 +498,7 @@ class GAN(AdversarialModel):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
+        config = copy.deepcopy(config)  # deserialization consumes nested configs
         for key in ("generator", "discriminator"):
             config[key] = _common.deserialize(config[key])
         config["loss"] = losses_lib.get(config["loss"])

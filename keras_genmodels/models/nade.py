@@ -122,14 +122,13 @@ class NADE(DensityModel):
     def call(self, inputs, training=False):
         """Logits of every conditional ``p(x_d = 1 | x_<d)``, in the shape of ``inputs``."""
         x = ops.reshape(ops.cast(inputs, self.W.dtype), (-1, self.num_dims))
-        # (batch, D, H): x_j * W[j, :]; exclusive cumsum over j gives a_d - c.
-        contrib = x[:, :, None] * self.W[None]
-        inclusive = ops.cumsum(contrib, axis=1)
-        exclusive = ops.concatenate(
-            [ops.zeros_like(inclusive[:, :1]), inclusive[:, :-1]], axis=1
-        )
-        h = self.activation(exclusive + self.c)
-        logits = ops.sum(h * self.V[None], axis=-1) + self.b
+        # a_d = c + sum_{j<d} x_j W[j] is an inclusive cumsum over d of
+        # x'_d W'[d] with the shifted x' = (1, x_0, ..., x_{D-2}) and
+        # W' = (c, W[0], ..., W[D-2]): one (batch, D, H) product and one cumsum.
+        x_shift = ops.concatenate([ops.ones_like(x[:, :1]), x[:, :-1]], axis=1)
+        w_shift = ops.concatenate([self.c[None], self.W[:-1]], axis=0)
+        a = ops.cumsum(x_shift[:, :, None] * w_shift[None], axis=1)
+        logits = ops.sum(self.activation(a) * self.V[None], axis=-1) + self.b
         return ops.reshape(logits, (-1,) + self.event_shape)
 
     def sample(self, n, seed=None, verbose=1):

@@ -1,4 +1,4 @@
-"""PixelRNN (van den Oord, Kalchbrenner & Kavukcuoglu, 2016): Row LSTM and Diagonal BiLSTM models."""
+"""PixelRNN (van den Oord et al., 2016): Row LSTM and Diagonal BiLSTM image models."""
 
 import keras
 import numpy as np
@@ -108,7 +108,9 @@ class PixelRNN(DensityModel):
                 f"likelihood={self.likelihood!r}"
             )
         if kind not in KINDS:
-            raise ValueError(f"Unknown PixelRNN kind. Expected one of {KINDS}. Received: kind={kind!r}")
+            raise ValueError(
+                f"Unknown PixelRNN kind. Expected one of {KINDS}. Received: kind={kind!r}"
+            )
         channels = image_shape[-1]
         if hidden_units is None:
             hidden_units = 16 * channels

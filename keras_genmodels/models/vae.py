@@ -51,6 +51,18 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
         seed: int or None, seed of the model's ``SeedGenerator``.
         **kwargs: ``keras.Model`` arguments (``name``...).
 
+    Raises:
+        ValueError: for invalid constructor arguments; from ``fit``,
+            ``evaluate``, ``log_likelihood`` and ``reconstruct`` when the data
+            is outside the likelihood's support (e.g. non-binary data for
+            ``"bernoulli"``) or contains NaN / infinite values. A failed batch
+            does not update the weights.
+
+    ``fit(x, sample_weight=w)`` weights the examples (Keras alone would drop
+    ``sample_weight`` when no ``y`` is given; the VAE ignores ``y``). The
+    ``.keras`` file also stores the model's random-generator state, so a
+    reloaded model continues training exactly as the original would.
+
     Example:
 
     >>> encoder, decoder = models.mlp_vae_networks((28, 28, 1), latent_dim=16)

@@ -1,6 +1,5 @@
 """GAN: theory checks (optimal discriminator, learning a 1-D Gaussian), saving, resuming, errors."""
 
-import os
 
 import keras
 import numpy as np
@@ -92,15 +91,27 @@ def test_gan_learns_1d_gaussian():
 
 
 # ---------------------------------------------------------------- training
-@pytest.mark.parametrize("loss", ["minimax", "non_saturating", "wasserstein", "hinge", "least_squares"])
-def test_every_loss_trains_and_reports(loss):
-    gan = _tiny_gan(loss=loss, r1_gamma=1.0 if loss == "hinge" else 0.0)
-    logs = gan.train_on_batch(_images(16), return_dict=True)
-    assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake"}
-    assert all(np.isfinite(v) for v in logs.values())
-    if loss in ("minimax", "non_saturating"):
-        assert 0 < logs["d_real"] < 1 and 0 < logs["d_fake"] < 1
-    assert int(gan.d_optimizer.iterations) == 1 and int(gan.g_optimizer.iterations) == 1
+def test_every_loss_trains_and_reports():
+    x = _images(16)
+    for loss in ("minimax", "non_saturating", "wasserstein", "hinge", "least_squares"):
+        gan = _tiny_gan(loss=loss, r1_gamma=1.0 if loss == "hinge" else 0.0)
+        logs = gan.train_on_batch(x, return_dict=True)
+        assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake"}
+        assert all(np.isfinite(v) for v in logs.values()), (loss, logs)
+        if loss in ("minimax", "non_saturating"):
+            assert 0 < logs["d_real"] < 1 and 0 < logs["d_fake"] < 1
+        assert int(gan.d_optimizer.iterations) == 1 and int(gan.g_optimizer.iterations) == 1
+    # The step reports the family's losses: recompute them on the same batch and noise.
+    gan = _tiny_gan(loss="least_squares")
+    state = ops.convert_to_numpy(gan.seed_generator.state)
+    fake = gan.generator(gan._noise(16), training=True)
+    real_logits = gan.discriminator(x, training=True)
+    fake_logits = gan.discriminator(fake, training=True)
+    expected = losses.least_squares_discriminator_loss(real_logits, fake_logits)
+    gan.seed_generator.state.assign(state)
+    logs = gan.train_on_batch(x, return_dict=True)
+    np.testing.assert_allclose(logs["d_loss"], float(expected), rtol=1e-5)
+    np.testing.assert_allclose(logs["d_real"], float(ops.mean(real_logits)), rtol=1e-5)
 
 
 def test_wasserstein_penalty_and_d_steps():
@@ -199,21 +210,24 @@ class _Interrupt(keras.callbacks.Callback):
 def test_backup_and_restore_resumes_interrupted_fit(tmp_path):
     x = _images(16)
     reference = _tiny_gan()
-    resumed = models.GAN.from_config(reference.get_config())
-    resumed.set_weights(reference.get_weights())
-    resumed.compile(d_optimizer=_adam(), g_optimizer=_adam(), run_eagerly=True)
+    config, initial = reference.get_config(), reference.get_weights()
     reference.fit(x, batch_size=16, epochs=3, verbose=0, shuffle=False)
 
-    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    def fresh():  # what a restarted process builds before calling fit again
+        model = models.GAN.from_config(config)
+        model.set_weights(initial)
+        model.compile(d_optimizer=_adam(), g_optimizer=_adam(), run_eagerly=True)
+        return model
+
+    backup_dir = str(tmp_path / "backup")
+    interrupted = fresh()
     with pytest.raises(RuntimeError, match="interrupted"):
-        resumed.fit(x, batch_size=16, epochs=3, verbose=0, shuffle=False,
-                    callbacks=[backup, _Interrupt()])
-    assert int(resumed.d_optimizer.iterations) == 1
-    # A fresh process would rebuild the model; here we scramble the state instead.
-    resumed.set_weights([w * 0 for w in resumed.get_weights()])
-    for v in resumed.d_optimizer.variables + resumed.g_optimizer.variables:
-        v.assign(ops.zeros_like(v))
-    history = resumed.fit(x, batch_size=16, epochs=3, verbose=0, shuffle=False, callbacks=[backup])
+        interrupted.fit(x, batch_size=16, epochs=3, verbose=0, shuffle=False,
+                        callbacks=[keras.callbacks.BackupAndRestore(backup_dir), _Interrupt()])
+    assert int(interrupted.d_optimizer.iterations) == 1
+    resumed = fresh()
+    history = resumed.fit(x, batch_size=16, epochs=3, verbose=0, shuffle=False,
+                          callbacks=[keras.callbacks.BackupAndRestore(backup_dir)])
     assert len(history.history["d_loss"]) == 2  # epochs 2 and 3 only
     assert int(resumed.g_optimizer.iterations) == 3
     _assert_same_state(reference, resumed)

@@ -87,12 +87,12 @@ def _all_binary(shape):
         (-1,) + shape)
 
 
-@pytest.mark.parametrize("shape, gated", [((3, 3, 1), False), ((3, 3, 1), True),
-                                          ((2, 2, 1), False), ((2, 2, 1), True)])
-def test_binary_probabilities_sum_to_one_with_defaults(shape, gated):
-    model = models.PixelCNN(shape, gated=gated)   # default filters / layers / kernels
-    log_p = model.log_prob(_all_binary(shape), batch_size=512)
-    np.testing.assert_allclose(np.exp(log_p.astype("float64")).sum(), 1.0, atol=1e-5)
+@pytest.mark.parametrize("gated", [False, True])
+def test_binary_probabilities_sum_to_one_with_defaults(gated):
+    for shape in ((3, 3, 1), (2, 2, 1)):   # every binary 3x3 and 2x2 image
+        model = models.PixelCNN(shape, gated=gated)   # default filters / layers / kernels
+        log_p = model.log_prob(_all_binary(shape), batch_size=512)
+        np.testing.assert_allclose(np.exp(log_p.astype("float64")).sum(), 1.0, atol=1e-5)
 
 
 def test_conditional_probabilities_sum_to_one_per_class():
@@ -194,29 +194,29 @@ def test_fit_lowers_nll_and_conditions_on_labels():
     x[y == 0, 0] = 1.0
     x[y == 1, 2] = 1.0
     x = np.where(rng.random(x.shape) < 0.05, 1.0 - x, x).astype("float32")
-    model = models.GatedPixelCNN((3, 3, 1), filters=8, num_layers=1, num_classes=2, seed=0)
+    model = models.GatedPixelCNN((3, 3, 1), filters=16, num_layers=1, num_classes=2, seed=0)
     model.compile(optimizer=keras.optimizers.Adam(1e-2))
     before = model.log_prob(x, labels=y).mean()
-    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
     hist = model.fit(ds, epochs=8, verbose=0).history
     assert set(hist) >= {"loss", "bits_per_dim"}
     after = model.log_prob(x, labels=y).mean()
-    assert after > before + 1.0
+    assert after > before + 3.0
     np.testing.assert_allclose(hist["bits_per_dim"][-1], hist["loss"][-1] / (9 * np.log(2)),
                                rtol=1e-4)
     # The right label explains the data better than the wrong one.
-    assert model.log_prob(x, labels=y).mean() > model.log_prob(x, labels=1 - y).mean() + 1.0
-    result = model.evaluate(ds, verbose=0, return_dict=True)
-    assert np.isfinite(result["loss"])
-    assert np.all(model.anomaly_score(x[:4], labels=y[:4]) > 0)
+    assert model.log_prob(x, labels=y).mean() > model.log_prob(x, labels=1 - y).mean() + 3.0
+    np.testing.assert_allclose(model.anomaly_score(x[:4], labels=y[:4]),
+                               -model.log_prob(x[:4], labels=y[:4]))
 
 
 @pytest.mark.parametrize("kwargs", [
     dict(image_shape=(3, 3, 3), likelihood="categorical", gated=True, num_classes=3, filters=6),
-    dict(image_shape=(3, 4, 3), likelihood="logistic_mixture", num_mixtures=2, filters=8),
+    dict(image_shape=(3, 4, 3), likelihood="logistic_mixture", num_mixtures=2, filters=8,
+         num_layers=0),
 ])
 def test_keras_round_trip(tmp_path, kwargs):
-    model = models.PixelCNN(num_layers=1, seed=3, **kwargs)
+    model = models.PixelCNN(seed=3, **{"num_layers": 1, **kwargs})
     model.compile(optimizer="adam")
     x = np.random.randint(0, 256, (4,) + kwargs["image_shape"]).astype("float32")
     labels = [0, 1, 2, 0] if "num_classes" in kwargs else None
@@ -270,18 +270,18 @@ def test_data_errors():
         binary.sample(2, method="fast", verbose=0)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(image_shape=(3, 3)), "image_shape"),
-    (dict(image_shape=(3, 3, 1), likelihood="poisson"), "Unknown likelihood"),
-    (dict(image_shape=(3, 3, 1), likelihood="gaussian"), "supports the likelihoods"),
-    (dict(image_shape=(3, 3, 3), likelihood="categorical", filters=64), "divisible"),
-    (dict(image_shape=(3, 3, 1), kernel_size=4), "kernel_size"),
-    (dict(image_shape=(3, 3, 1), num_classes=10), "gated=True"),
-    (dict(image_shape=(3, 3, 1), num_layers=-1), "num_layers"),
-])
-def test_argument_errors(kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        models.PixelCNN(**kwargs)
+def test_argument_errors():
+    for kwargs, match in [
+        (dict(image_shape=(3, 3)), "image_shape"),
+        (dict(image_shape=(3, 3, 1), likelihood="poisson"), "Unknown likelihood"),
+        (dict(image_shape=(3, 3, 1), likelihood="gaussian"), "supports the likelihoods"),
+        (dict(image_shape=(3, 3, 3), likelihood="categorical", filters=64), "divisible"),
+        (dict(image_shape=(3, 3, 1), kernel_size=4), "kernel_size"),
+        (dict(image_shape=(3, 3, 1), num_classes=10), "gated=True"),
+        (dict(image_shape=(3, 3, 1), num_layers=-1), "num_layers"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            models.PixelCNN(**kwargs)
 
 
 def test_default_filters_for_colour_groups():

@@ -245,11 +245,9 @@ def test_encode_decode_reconstruct_sample_shapes():
     vae2 = models.VAE(keras.Model(x_in, stats), decoder)
     assert vae2.latent_dim == 3
     z_mean2, z_log_var2 = vae2.encode(x)
-    np.testing.assert_array_equal(_np(z_mean2), _np(stats_of(vae2, x))[:, :3])
-
-
-def stats_of(vae, x):
-    return vae.encoder(x)
+    both = _np(vae2.encoder(x))
+    np.testing.assert_array_equal(_np(z_mean2), both[:, :3])
+    np.testing.assert_array_equal(_np(z_log_var2), both[:, 3:])
 
 
 def test_sample_is_reproducible_with_a_seed():
@@ -287,6 +285,24 @@ def test_invalid_data_errors():
         vae.reconstruct(non_binary)
     # After the errors the model still trains on valid data.
     assert np.isfinite(vae.fit(good, epochs=1, batch_size=8, verbose=0).history["loss"][0])
+
+
+def test_sample_weight_without_y_is_used_or_rejected():
+    class SupervisedVAE(models.VAE):
+        _ignores_y = False
+
+    encoder, decoder = models.mlp_vae_networks((D,), LATENT, hidden_units=(4,))
+    model = SupervisedVAE(encoder, decoder)
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match="sample_weight without y"):
+        model.fit(_binary(4), sample_weight=np.ones(4, "float32"), verbose=0)
+    # The VAE itself (y unused) passes x as y; ``args`` stay untouched otherwise.
+    vae = models.VAE(encoder, decoder)
+    x, w = _binary(4), np.ones(4, "float32")
+    args, kwargs = vae._keep_sample_weight((x,), {"sample_weight": w})
+    assert args == (x,) and kwargs["y"] is x
+    args, kwargs = vae._keep_sample_weight((x, x), {"sample_weight": w})
+    assert args == (x, x) and "y" not in kwargs
 
 
 def test_constructor_and_argument_errors():
