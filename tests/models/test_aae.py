@@ -104,6 +104,8 @@ def test_gaussian_encoder_with_tfp_prior():
     x = np.random.default_rng(0).normal(size=(32, DIM)).astype("float32")
     logs = aae.train_on_batch(x, return_dict=True)
     assert all(np.isfinite(v) for v in logs.values())
+    scores = aae.evaluate(x, batch_size=16, verbose=0, return_dict=True)
+    assert set(scores) == {"reconstruction_loss", "d_loss", "g_loss"}
     a = ops.convert_to_numpy(aae.prior_sample(2000, seed=3))
     np.testing.assert_array_equal(a, ops.convert_to_numpy(aae.prior_sample(2000, seed=3)))
     assert abs(np.abs(a[:, 0]).mean() - 2.0) < 0.1 and abs(a[:, 1].std() - 0.3) < 0.03

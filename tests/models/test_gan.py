@@ -1,6 +1,5 @@
 """GAN: theory checks (optimal discriminator, learning a 1-D Gaussian), saving, resuming, errors."""
 
-
 import keras
 import numpy as np
 import pytest
@@ -157,6 +156,8 @@ def test_conditional_gan_uses_labels():
     x, y = _images(32), np.arange(32) % 3
     history = gan.fit(x, y, batch_size=16, epochs=1, verbose=0)
     assert np.isfinite(history.history["g_loss"][0])
+    scores = gan.evaluate(x, y, batch_size=16, verbose=0, return_dict=True)
+    assert set(scores) == {"d_loss", "g_loss", "d_real", "d_fake"}
     a = ops.convert_to_numpy(gan.sample(4, seed=0, labels=np.zeros(4, "int32")))
     b = ops.convert_to_numpy(gan.sample(4, seed=0, labels=np.full(4, 2, "int32")))
     assert not np.allclose(a, b)  # same z, different labels
