@@ -1,4 +1,4 @@
-"""Variational autoencoder (Kingma & Welling, 2014) with an importance-sampled likelihood."""
+"""Variational autoencoder (Kingma & Welling, 2014): conditional, IWAE objective, IS likelihood."""
 
 import math
 
@@ -38,6 +38,27 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
     importance-weighted estimate of ``log p(x)`` (Burda et al., 2016); k=1 is
     a one-sample ELBO and the estimate tightens as k grows.
 
+    **IWAE objective** (``num_samples=k > 1``): training minimises the
+    importance-weighted bound of Burda et al. (2016) instead,
+    ``L_k(x) = log (1/k) sum_i w_i``, ``log w_i = log p(x|z_i) + beta *
+    (log p(z_i) - log q(z_i|x))``, ``z_i ~ q(z|x)`` (a log-mean-exp over ``k``
+    reparameterised draws; ``L_1`` is the ELBO, ``L_k`` tightens with ``k``).
+    ``loss`` is ``-L_k``; ``reconstruction_loss`` (averaged over the ``k``
+    draws) and the closed-form ``kl_loss`` are still reported, so
+    ``reconstruction_loss + kl_loss`` is the ELBO's negative and
+    ``loss <= reconstruction_loss + beta * kl_loss`` on average.
+
+    **Conditional VAE** (``num_classes=K``): the data yields ``(x, labels)``;
+    the labels (integers ``0..K-1`` of shape ``(batch,)``, or one-hot /
+    soft labels ``(batch, K)``) are turned into one-hot vectors ``y`` and
+    passed to both networks: the encoder takes ``[x, y]`` and the decoder
+    ``[z, y]`` (``q(z | x, y)``, ``p(x | z, y)``, prior ``N(0, I)``;
+    Sohn et al., 2015). A learned label embedding is a ``Dense`` layer on
+    ``y`` inside the user's networks. ``models.mlp_vae_networks(...,
+    num_classes=K)`` builds such networks. ``sample(n, labels=...)``,
+    ``log_likelihood(x, labels=...)``, ``reconstruct(x, labels=...)``,
+    ``encode(x, labels=...)`` and ``decode(z, labels=...)`` take the labels.
+
     Args:
         encoder: ``keras.Model`` mapping ``x`` to ``[z_mean, z_log_var]`` (two
             outputs of shape ``(batch, latent_dim)``), or to one tensor of
@@ -49,10 +70,17 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
         beta: float >= 0, KL weight (beta-VAE). Held in a non-trainable
             variable ``model.beta`` that ``callbacks.KLWarmup`` anneals.
         seed: int or None, seed of the model's ``SeedGenerator``.
+        num_classes: int K >= 1 or None. With K, a conditional VAE whose
+            encoder takes ``[x, y_onehot]`` and decoder ``[z, y_onehot]``.
+        num_samples: int k >= 1, importance samples of the training
+            objective: 1 trains on the ELBO, k > 1 on the IWAE bound.
         **kwargs: ``keras.Model`` arguments (``name``...).
 
     Raises:
-        ValueError: for invalid constructor arguments; from ``fit``,
+        ValueError: for invalid constructor arguments (also: networks whose
+            number of inputs does not match ``num_classes``); when a
+            conditional model gets no labels or labels outside
+            ``0..num_classes-1``; from ``fit``,
             ``evaluate``, ``log_likelihood`` and ``reconstruct`` when the data
             is outside the likelihood's support (e.g. non-binary data for
             ``"bernoulli"``) or contains NaN / infinite values. A failed batch
@@ -71,18 +99,30 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
     >>> vae.fit(x_train, epochs=10, batch_size=100)
     >>> vae.log_likelihood(x_valid, num_samples=100)   # (n,) nats
     >>> images = vae.sample(16, seed=0)
+    >>> # IWAE objective with 5 samples, class-conditional on 10 digits:
+    >>> enc, dec = models.mlp_vae_networks((28, 28, 1), 16, num_classes=10)
+    >>> cvae = models.VAE(enc, dec, num_classes=10, num_samples=5)
+    >>> cvae.compile(optimizer="adam")
+    >>> cvae.fit(x_train, y_train, epochs=10, batch_size=100)
+    >>> sevens = cvae.sample(16, labels=7, seed=0)
 
     References:
         Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
         Burda, Grosse & Salakhutdinov, "Importance Weighted Autoencoders",
         ICLR 2016.
+        Sohn, Lee & Yan, "Learning Structured Output Representation using
+        Deep Conditional Generative Models", NeurIPS 2015.
     """
 
-    # ``y`` is unused, so ``fit(x, sample_weight=w)`` passes x as y (see
-    # ``_common.DataErrorsAsValueError``) instead of Keras dropping ``w``.
-    _ignores_y = True
+    @property
+    def _ignores_y(self):
+        # An unconditional VAE does not use ``y``, so ``fit(x, sample_weight=w)``
+        # passes x as y (see ``_common.DataErrorsAsValueError``) instead of Keras
+        # dropping ``w``; a conditional one needs ``y`` (the labels).
+        return self.num_classes is None
 
-    def __init__(self, encoder, decoder, likelihood="bernoulli", beta=1.0, seed=None, **kwargs):
+    def __init__(self, encoder, decoder, likelihood="bernoulli", beta=1.0, seed=None,
+                 num_classes=None, num_samples=1, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(encoder, keras.Model) or not isinstance(decoder, keras.Model):
             raise ValueError(
@@ -91,6 +131,13 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
             )
         if not beta >= 0:
             raise ValueError(f"beta must be >= 0. Received: beta={beta}")
+        if num_classes is not None:
+            _common.check_int("num_classes", num_classes)
+        _common.check_int("num_samples", num_samples)
+        self.num_classes = num_classes
+        self.num_samples = num_samples
+        self._check_network_inputs(encoder, "encoder", "x")
+        self._check_network_inputs(decoder, "decoder", "z")
         self.encoder = encoder
         self.decoder = decoder
         self.likelihood = likelihoods_lib.get(likelihood)
@@ -107,6 +154,31 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
         # optimizer's slots when a saved model is re-compiled, and restore them.
         if encoder.built and decoder.built:
             self.built = True
+
+    def _check_network_inputs(self, net, name, first):
+        inputs = getattr(net, "inputs", None)
+        if not inputs:
+            return  # a subclassed network: checked when called
+        if self.num_classes is None:
+            if len(inputs) != 1:
+                raise ValueError(
+                    f"The {name} takes {len(inputs)} inputs; an unconditional VAE needs one "
+                    f"({first}). For a conditional VAE taking [{first}, y_onehot], pass "
+                    "num_classes=K."
+                )
+            return
+        if len(inputs) != 2:
+            raise ValueError(
+                f"A conditional VAE (num_classes={self.num_classes}) needs a {name} taking two "
+                f"inputs [{first}, y_onehot]. Received a {name} with {len(inputs)} input(s); "
+                "see models.mlp_vae_networks(..., num_classes=K)."
+            )
+        width = inputs[1].shape[-1]
+        if len(inputs[1].shape) != 2 or width not in (None, self.num_classes):
+            raise ValueError(
+                f"The {name}'s label input must have shape (batch, num_classes="
+                f"{self.num_classes}). Received: {tuple(inputs[1].shape)}"
+            )
 
     def _infer_latent_dim(self):
         try:
@@ -139,18 +211,83 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
     def metrics(self):
         return list(self._trackers.values())
 
-    def encode(self, x, training=False):
-        """Return ``(z_mean, z_log_var)`` of ``q(z | x)``."""
-        out = self.encoder(x, training=training)
+    @property
+    def conditional(self):
+        """True when the model conditions on class labels (``num_classes`` given)."""
+        return self.num_classes is not None
+
+    def one_hot_labels(self, labels, n=None):
+        """The one-hot ``(batch, num_classes)`` label tensor fed to the networks.
+
+        Args:
+            labels: integer labels ``(batch,)`` (or ``(batch, 1)``), one-hot or
+                soft labels ``(batch, num_classes)``, or (with ``n``) one int
+                for all ``n`` examples. None is an error for a conditional
+                model; unconditional models return None.
+            n: int or None, the expected batch size (for a scalar label).
+
+        Raises:
+            ValueError: missing labels, labels outside ``0..num_classes-1``,
+                non-integer class indices or a wrong shape.
+        """
+        if not self.conditional:
+            return None
+        if labels is None:
+            raise ValueError(
+                f"This VAE is conditional (num_classes={self.num_classes}) and needs labels: "
+                "fit on (x, labels) data, or pass labels= to sample / log_likelihood / "
+                "reconstruct / encode / decode."
+            )
+        k = self.num_classes
+        if isinstance(labels, (int, np.integer)) and not isinstance(labels, bool):
+            if n is None:
+                raise ValueError("A single int label needs the number of examples n.")
+            labels = np.full((n,), labels, "int32")
+        labels = ops.convert_to_tensor(labels)
+        shape = tuple(labels.shape)
+        if len(shape) == 2 and shape[-1] == k and not (k == 1 and "int" in str(labels.dtype)):
+            y = ops.cast(labels, "float32")
+            _backend.check(ops.all(y >= 0), "One-hot / soft labels must be >= 0.")
+        elif len(shape) == 1 or (len(shape) == 2 and shape[-1] == 1):
+            labels = ops.reshape(labels, (-1,))
+            if not str(labels.dtype).startswith(("int", "uint")):
+                _backend.check(ops.all(labels == ops.round(labels)),
+                               "Class labels must be integers 0..num_classes-1.")
+            _backend.check(
+                ops.all((labels >= 0) & (labels < k)),
+                f"Class labels must be integers in [0, {k - 1}] (num_classes={k}); "
+                "a label is out of range.",
+            )
+            y = ops.one_hot(ops.cast(labels, "int32"), k)
+        else:
+            raise ValueError(
+                f"labels must be integers of shape (batch,) or one-hot (batch, {k}). "
+                f"Received: shape={shape}"
+            )
+        if n is not None and y.shape[0] is not None and y.shape[0] != n:
+            raise ValueError(f"Expected {n} labels. Received: shape={shape}")
+        return y
+
+    def _encoder_in(self, x, y):
+        return x if y is None else [x, y]
+
+    def _decoder_in(self, z, y):
+        return z if y is None else [z, y]
+
+    def encode(self, x, training=False, labels=None):
+        """Return ``(z_mean, z_log_var)`` of ``q(z | x)`` (``q(z | x, y)`` if conditional)."""
+        y = self.one_hot_labels(labels, n=x.shape[0]) if self.conditional else None
+        out = self.encoder(self._encoder_in(x, y), training=training)
         if isinstance(out, (list, tuple)):
             z_mean, z_log_var = out
         else:
             z_mean, z_log_var = ops.split(out, 2, axis=-1)
         return z_mean, z_log_var
 
-    def decode(self, z, training=False):
-        """Return the likelihood's parameters ``p(x | z)`` for latent codes ``z``."""
-        return self.decoder(z, training=training)
+    def decode(self, z, training=False, labels=None):
+        """Return the likelihood's parameters ``p(x | z)`` (``p(x | z, y)``) for codes ``z``."""
+        y = self.one_hot_labels(labels, n=z.shape[0]) if self.conditional else None
+        return self.decoder(self._decoder_in(z, y), training=training)
 
     def reparameterize(self, z_mean, z_log_var, seed=None):
         eps = keras.random.normal(
@@ -160,17 +297,28 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
         return z_mean + ops.exp(0.5 * z_log_var) * eps
 
     def call(self, inputs, training=False):
-        """Parameters of ``p(x | z)`` at a posterior draw (training) or at ``z_mean``."""
-        z_mean, z_log_var = self.encode(inputs, training=training)
-        z = self.reparameterize(z_mean, z_log_var) if training else z_mean
-        return self.decode(z, training=training)
+        """Parameters of ``p(x | z)`` at a posterior draw (training) or at ``z_mean``.
 
-    def reconstruct(self, x):
+        ``inputs`` is ``x``, or ``[x, labels]`` for a conditional model.
+        """
+        labels = None
+        if self.conditional:
+            if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+                raise ValueError("A conditional VAE is called on [x, labels].")
+            inputs, labels = inputs
+        z_mean, z_log_var = self.encode(inputs, training=training, labels=labels)
+        z = self.reparameterize(z_mean, z_log_var) if training else z_mean
+        return self.decode(z, training=training, labels=labels)
+
+    def reconstruct(self, x, labels=None):
         """Expected reconstruction ``E[x | z = z_mean(x)]`` (e.g. pixel probabilities)."""
         x = self._prepare(x)
-        return self.likelihood.mean(self(x, training=False))
+        inputs = [x, labels] if self.conditional else x
+        if self.conditional and labels is None:
+            self.one_hot_labels(None)  # raises the missing-labels error
+        return self.likelihood.mean(self(inputs, training=False))
 
-    def sample(self, n, seed=None, mode="mean"):
+    def sample(self, n, seed=None, mode="mean", labels=None):
         """Draw ``n`` samples from the model.
 
         Args:
@@ -179,15 +327,19 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
                 the model's ``SeedGenerator``.
             mode: ``"mean"`` (the likelihood mean, e.g. pixel probabilities),
                 ``"sample"`` (a draw from ``p(x | z)``) or ``"params"``.
+            labels: conditional models (required): the classes to generate,
+                ``n`` integer labels, ``(n, num_classes)`` one-hot labels, or
+                one int for all ``n`` samples.
         """
         _common.check_int("n", n)
         if mode not in ("mean", "sample", "params"):
             raise ValueError(f"mode must be 'mean', 'sample' or 'params'. Received: mode={mode!r}")
         if self.latent_dim is None:
             raise ValueError("Cannot infer latent_dim from the encoder to sample.")
+        y = self.one_hot_labels(labels, n=n) if self.conditional else None
         gen = keras.random.SeedGenerator(seed) if seed is not None else self.seed_generator
         z = keras.random.normal((n, self.latent_dim), seed=gen)
-        params = self.decode(z)
+        params = self.decoder(self._decoder_in(z, y), training=False)
         if mode == "params":
             return params
         if mode == "mean":
@@ -200,44 +352,95 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
         self.likelihood.validate(x)
         return x
 
-    def per_example_terms(self, x, training=False):
+    def per_example_terms(self, x, training=False, labels=None):
         """Per-example ``(reconstruction_nll, kl)`` for one posterior sample."""
-        z_mean, z_log_var = self.encode(x, training=training)
+        y = self.one_hot_labels(labels) if self.conditional else None
+        z_mean, z_log_var = self.encoder_stats(x, y, training)
         z = self.reparameterize(z_mean, z_log_var)
-        params = self.decode(z, training=training)
+        params = self.decoder(self._decoder_in(z, y), training=training)
         recon = -self.likelihood.log_prob(x, params)
         kl = standard_normal_kl(z_mean, z_log_var)
         return recon, kl
 
-    def compute_losses(self, x, sample_weight=None, training=False):
-        """Batch losses as a dict: ``loss``, ``reconstruction_loss``, ``kl_loss``."""
-        recon, kl = self.per_example_terms(x, training=training)
-        recon = _common.weighted_mean(recon, sample_weight)
-        kl = _common.weighted_mean(kl, sample_weight)
-        loss = recon + ops.cast(self.beta, kl.dtype) * kl
+    def encoder_stats(self, x, y, training=False):
+        """``(z_mean, z_log_var)`` from already one-hot labels ``y`` (or None)."""
+        out = self.encoder(self._encoder_in(x, y), training=training)
+        if isinstance(out, (list, tuple)):
+            return out[0], out[1]
+        return ops.split(out, 2, axis=-1)
+
+    def iwae_terms(self, x, training=False, labels=None):
+        """Per-example ``(iwae_bound, reconstruction_nll, kl)`` with ``num_samples`` draws.
+
+        ``iwae_bound = logsumexp_i(log w_i) - log k`` with ``log w_i = log
+        p(x|z_i) + beta * (log p(z_i) - log q(z_i|x))``; the reconstruction
+        NLL is averaged over the ``k`` draws and ``kl`` is the closed form.
+        """
+        k = self.num_samples
+        y = self.one_hot_labels(labels) if self.conditional else None
+        z_mean, z_log_var = self.encoder_stats(x, y, training)
+        # (k, batch, d) draws, flattened sample-major to (k * batch, d).
+        eps = keras.random.normal(
+            (k,) + tuple(ops.shape(z_mean)), dtype=z_mean.dtype, seed=self.seed_generator)
+        z = z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps
+        flat_z = ops.reshape(z, (-1, z_mean.shape[-1]))
+        y_rep = None if y is None else ops.tile(y, (k, 1))
+        params = self.decoder(self._decoder_in(flat_z, y_rep), training=training)
+        x_rep = ops.tile(x, (k,) + (1,) * (len(x.shape) - 1))
+        log_px = ops.reshape(self.likelihood.log_prob(x_rep, params), (k, -1))
+        log_pz = _normal_log_prob(z, 0.0, ops.zeros_like(z))
+        log_qz = _normal_log_prob(z, z_mean[None], z_log_var[None])
+        log_w = log_px + ops.cast(self.beta, log_px.dtype) * (log_pz - log_qz)
+        bound = ops.logsumexp(log_w, axis=0) - math.log(k)
+        return bound, -ops.mean(log_px, axis=0), standard_normal_kl(z_mean, z_log_var)
+
+    def compute_losses(self, x, sample_weight=None, training=False, labels=None):
+        """Batch losses as a dict: ``loss``, ``reconstruction_loss``, ``kl_loss``.
+
+        ``loss`` is ``-ELBO`` (``num_samples=1``) or ``-IWAE bound``, averaged
+        over the batch (weighted by ``sample_weight``), plus the networks' own
+        losses. ``labels``: the class labels of a conditional model.
+        """
+        if self.num_samples == 1:
+            recon, kl = self.per_example_terms(x, training=training, labels=labels)
+            recon = _common.weighted_mean(recon, sample_weight)
+            kl = _common.weighted_mean(kl, sample_weight)
+            loss = recon + ops.cast(self.beta, kl.dtype) * kl
+        else:
+            bound, recon, kl = self.iwae_terms(x, training=training, labels=labels)
+            loss = -_common.weighted_mean(bound, sample_weight)
+            recon = _common.weighted_mean(recon, sample_weight)
+            kl = _common.weighted_mean(kl, sample_weight)
         if self.losses:
             loss = loss + ops.sum(ops.stack([ops.cast(l, loss.dtype) for l in self.losses]))
         return {"loss": loss, "reconstruction_loss": recon, "kl_loss": kl}
 
+    def _step_labels(self, y):
+        # Unconditional: ``y`` (absent, x as a placeholder, or labels) is ignored.
+        return self.one_hot_labels(y) if self.conditional else None
+
     def train_step(self, data):
-        x, _, sample_weight = _common.unpack(data)
+        x, y, sample_weight = _common.unpack(data)
         x = self._prepare(x)
+        labels = self._step_labels(y)
 
         def loss_fn():
-            values = self.compute_losses(x, sample_weight, training=True)
+            values = self.compute_losses(x, sample_weight, training=True, labels=labels)
             return values["loss"], values
 
         _, values = _backend.minimize(self.optimizer, loss_fn, self.trainable_weights)
         return _common.update(self._trackers, values)
 
     def test_step(self, data):
-        x, _, sample_weight = _common.unpack(data)
+        x, y, sample_weight = _common.unpack(data)
         x = self._prepare(x)
-        values = self.compute_losses(x, sample_weight, training=False)
+        values = self.compute_losses(x, sample_weight, training=False,
+                                     labels=self._step_labels(y))
         return _common.update(self._trackers, values)
 
     # ------------------------------------------------------------ likelihood
-    def log_likelihood(self, x, num_samples=100, batch_size=100, chunk_size=None, seed=None):
+    def log_likelihood(self, x, num_samples=100, batch_size=100, chunk_size=None, seed=None,
+                       labels=None):
         """Importance-sampled estimate of ``log p(x)`` per example, in nats.
 
         ``log p(x) ~= logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log k``
@@ -251,6 +454,8 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
             chunk_size: importance samples decoded at once (memory bound);
                 default ``min(k, max(1, 10000 // batch_size))``.
             seed: int or None.
+            labels: conditional models (required): the labels of ``x``
+                (``log p(x | y)`` is estimated).
 
         Returns:
             NumPy array ``(n,)`` of log-likelihood estimates in nats.
@@ -258,16 +463,21 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
         _common.check_int("num_samples", num_samples)
         _common.check_int("batch_size", batch_size)
         x = np.asarray(x)
+        if self.conditional:
+            y_all = ops.convert_to_numpy(self.one_hot_labels(
+                labels if not isinstance(labels, (int, np.integer)) else
+                np.full((len(x),), labels, "int32"), n=len(x)))
         chunk = chunk_size or min(num_samples, max(1, 10000 // batch_size))
         gen = keras.random.SeedGenerator(seed) if seed is not None else self.seed_generator
         out = []
         for start in range(0, len(x), batch_size):
             xb = self._prepare(x[start:start + batch_size])
-            out.append(self._log_likelihood_batch(xb, num_samples, chunk, gen))
+            yb = y_all[start:start + batch_size] if self.conditional else None
+            out.append(self._log_likelihood_batch(xb, num_samples, chunk, gen, yb))
         return np.concatenate(out)
 
-    def _log_likelihood_batch(self, x, k, chunk, gen):
-        z_mean, z_log_var = self.encode(x)
+    def _log_likelihood_batch(self, x, k, chunk, gen, y=None):
+        z_mean, z_log_var = self.encoder_stats(x, y)
         b = ops.shape(z_mean)[0]
         log_w = []
         for start in range(0, k, chunk):
@@ -278,7 +488,8 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
             eps = keras.random.normal(ops.shape(mean), seed=gen)
             z = mean + ops.exp(0.5 * log_var) * eps
             flat_z = ops.reshape(z, (c * b, -1))
-            params = self.decode(flat_z)
+            y_rep = None if y is None else ops.tile(ops.convert_to_tensor(y), (c, 1))
+            params = self.decoder(self._decoder_in(flat_z, y_rep), training=False)
             x_rep = ops.reshape(
                 ops.broadcast_to(x[None], (c,) + tuple(x.shape)), (c * b,) + tuple(x.shape[1:])
             )
@@ -307,6 +518,8 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
             "likelihood": likelihoods_lib.serialize(self.likelihood),
             "beta": self.initial_beta,
             "seed": self.seed,
+            "num_classes": self.num_classes,
+            "num_samples": self.num_samples,
         })
         return config
 
