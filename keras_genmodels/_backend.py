@@ -9,6 +9,7 @@ file only.
 """
 
 import contextlib
+import functools
 import weakref
 
 import keras
@@ -61,9 +62,13 @@ def minimize(optimizer, loss_fn, variables):
         grads = _after_graph_checks(grads)
         optimizer.apply_gradients(zip(grads, variables))
         return loss, aux
+    if name == "jax":
+        return _minimize_jax(optimizer, loss_fn, variables)
     raise NotImplementedError(
-        f"keras_genmodels' custom train steps support the 'tensorflow' backend; "
-        f"the active Keras backend is '{name}'. Set KERAS_BACKEND=tensorflow."
+        f"keras_genmodels' custom train steps (fit of VAE, GAN, AAE, Autoencoder, PixelCNN, "
+        f"PixelRNN, NADE, MADE, MarkovAR) support the 'tensorflow' and 'jax' backends; the "
+        f"active Keras backend is '{name}', which is not supported. The layers work on it; "
+        f"to train the models set KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax."
     )
 
 
@@ -84,7 +89,11 @@ def check(condition, message):
 
     Eagerly (NumPy inputs, eager tensors) this is a plain Python ``ValueError``.
     Inside a compiled TensorFlow graph (``fit``) it becomes a graph assertion
-    that fails with the same message when the data arrives.
+    that fails with the same message when the data arrives. Inside a JAX
+    model step (``keras_step``) the values are unknown while tracing: a
+    failing batch leaves the model's state unchanged and its message is
+    reported to the host, where ``data_errors_as_value_error`` raises it
+    as ``ValueError`` (models without that wrapper warn and skip the batch).
     """
     if isinstance(condition, (bool, np.bool_, np.ndarray)):
         if not bool(np.all(condition)):
@@ -101,8 +110,12 @@ def check(condition, message):
         assertion = tf.debugging.Assert(tf.reduce_all(condition), [message])
         graph = tf.compat.v1.get_default_graph()
         _GRAPH_ASSERTIONS.setdefault(graph, []).append(assertion)
-    # Other backends: values are unknown while tracing; the eager entry points
-    # (log_prob, sample, ...) have already validated concrete data.
+    elif backend() == "jax" and _jax_step() is not None:
+        # Inside a JAX train/test step (see ``keras_step``): the step keeps the
+        # state unchanged and reports the message when it fails.
+        _jax_step().checks.append((condition, message))
+    # Elsewhere (torch, a bare jax.jit): values are unknown while tracing; the
+    # eager entry points (log_prob, sample, ...) validate concrete data.
 
 
 def check_finite(x, name="data"):
@@ -150,8 +163,13 @@ def data_errors_as_value_error():
     manager, the user gets ``ValueError(message)`` instead, as when the same
     check fails eagerly. Other errors pass through unchanged.
     """
+    pop_failed_checks()  # forget failures of earlier calls
     try:
         yield
+        failed = pop_failed_checks()
+        if failed:
+            # JAX: the failing batch left the model unchanged; report it now.
+            raise ValueError(failed[0])
     except Exception as error:  # re-raised unchanged unless a failed check
         if backend() == "tensorflow":
             import tensorflow as tf
@@ -189,9 +207,12 @@ def input_gradients(fn, x):
             tape.watch(x)
             total = tf.reduce_sum(tf.cast(fn(x), "float32"))
         return tape.gradient(total, x)
+    if name == "jax":
+        return _input_gradients_jax(fn, x)
     raise NotImplementedError(
-        f"input_gradients (gradient penalties) supports the 'tensorflow' backend; the "
-        f"active Keras backend is '{name}'. Set KERAS_BACKEND=tensorflow."
+        f"input_gradients (gradient penalties) supports the 'tensorflow' and 'jax' backends; "
+        f"the active Keras backend is '{name}', which is not supported. Set "
+        f"KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax."
     )
 
 
@@ -212,3 +233,241 @@ def compile_function(fn):
 
         return jax.jit(fn)
     return fn
+
+
+# --------------------------------------------------------------------- JAX
+#
+# Keras' JAX trainer is stateless: it calls ``model.train_step(state, data)``
+# with ``state = (trainable_variables, non_trainable_variables,
+# optimizer_variables, metrics_variables)`` (``test_step``: the same without
+# the optimizer's) as lists of arrays in the order of
+# ``model.trainable_variables``, ``model.non_trainable_variables``,
+# ``model.optimizer.variables`` and ``model.metrics_variables``, and expects
+# ``(logs, new_state)`` back. The models' steps are written statefully (they
+# read variables, call ``minimize`` and update ``Mean`` trackers).
+# :func:`keras_step` bridges the two with Keras' public ``StatelessScope``:
+# the state arrays become the variables' values inside the scope, the stateful
+# step runs there (every ``assign`` is recorded by the scope instead of
+# mutating the variable), and the new state is read back from the scope.
+# ``minimize`` differentiates a pure function of the trainable values with
+# ``jax.value_and_grad``: inside it a nested scope maps every state variable
+# (the trainable ones to the traced values, the others to their current
+# values), so the loss sees the same state as the step.
+
+
+class _JaxStep:
+    """The state variables of the running step and the checks it recorded."""
+
+    def __init__(self, variables):
+        self.variables = variables
+        self.checks = []  # (boolean tensor, message)
+
+
+_JAX_STEPS = []  # stack of the running _JaxStep (steps do not nest in practice)
+
+
+def _jax_step():
+    return _JAX_STEPS[-1] if _JAX_STEPS else None
+
+
+def _state_groups(model, kind):
+    """The variable lists of Keras' state tuple, in Keras' order."""
+    optimizer = getattr(model, "optimizer", None)
+    optimizer_vars = list(optimizer.variables) if optimizer is not None else []
+    if kind == "train":
+        return [list(model.trainable_variables), list(model.non_trainable_variables),
+                optimizer_vars, list(model.metrics_variables)]
+    return [list(model.trainable_variables), list(model.non_trainable_variables),
+            list(model.metrics_variables)]
+
+
+def _run_stateless(model, step, kind, state, data):
+    import jax
+    import jax.numpy as jnp
+
+    groups = _state_groups(model, kind)
+    state = tuple(state)
+    if len(state) != len(groups) or any(len(s) != len(g) for s, g in zip(state, groups)):
+        raise ValueError(
+            f"{type(model).__name__}.{kind}_step received a state of "
+            f"{[len(s) for s in state]} arrays; the model has {[len(g) for g in groups]} "
+            "(trainable, non-trainable, optimizer, metrics variables)."
+        )
+    flat_vars = [v for g in groups for v in g]
+    flat_old = [x for s in state for x in s]
+    context = _JaxStep(flat_vars)
+    _JAX_STEPS.append(context)
+    try:
+        with keras.StatelessScope(state_mapping=list(zip(flat_vars, flat_old)),
+                                  collect_losses=True) as scope:
+            logs = step(model, data)
+        flat_new = [scope.get_current_value(v) for v in flat_vars]
+    finally:
+        _JAX_STEPS.pop()
+    if context.checks:
+        # A batch that fails a data check leaves the whole state unchanged and
+        # reports its message to the host (``_record_failed_checks``). Raising
+        # inside the compiled step instead would lose the model's weights:
+        # Keras donates the state buffers to the step.
+        oks = [jnp.all(c) for c, _ in context.checks]
+        ok = jnp.all(jnp.stack(oks))
+        flat_new = [jnp.where(ok, n, o) for n, o in zip(flat_new, flat_old)]
+        messages = tuple(m for _, m in context.checks)
+        jax.debug.callback(functools.partial(_record_failed_checks, messages), *oks)
+    new_state, start = [], 0
+    for group in groups:
+        new_state.append(flat_new[start:start + len(group)])
+        start += len(group)
+    return logs, tuple(new_state)
+
+
+# Messages of the checks that failed in compiled JAX steps, in order, until
+# ``data_errors_as_value_error`` (or ``pop_failed_checks``) collects them.
+_FAILED_CHECKS = []
+
+
+def _record_failed_checks(messages, *oks):
+    import warnings
+
+    for ok, message in zip(oks, messages):
+        if not bool(np.all(ok)):
+            _FAILED_CHECKS.append(message)
+            warnings.warn(f"Skipped a batch (the model is unchanged by it): {message}",
+                          stacklevel=2)
+            return
+
+
+def pop_failed_checks():
+    """Messages of the data checks failed by JAX steps since the last call (oldest first).
+
+    On JAX a batch that fails a check inside ``fit``/``evaluate`` leaves the
+    model unchanged (see ``keras_step``); the models that raise
+    ``ValueError`` for data errors (``_common.DataErrorsAsValueError``) stop
+    and raise with the first message. Returns ``[]`` on other backends.
+    """
+    if backend() != "jax":
+        return []
+    import jax
+
+    jax.effects_barrier()  # the host callbacks of the steps have run
+    failed = list(_FAILED_CHECKS)
+    del _FAILED_CHECKS[:]
+    return failed
+
+
+class StopOnFailedCheck(keras.callbacks.Callback):
+    """Stop ``fit``/``evaluate`` after a JAX step failed a data check (see ``check``)."""
+
+    def _stop_if_failed(self):
+        if _FAILED_CHECKS:
+            self.model.stop_training = True
+            self.model.stop_evaluating = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._stop_if_failed()
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._stop_if_failed()
+
+
+def keras_step(kind):
+    """Decorator making a stateful ``train_step``/``test_step`` work on every backend.
+
+    A model writes its step statefully: ``def train_step(self, data)`` that
+    calls :func:`minimize` and updates its ``Mean`` trackers. On TensorFlow
+    (and torch) the decorated method is that function unchanged. On JAX,
+    Keras calls ``train_step(state, data)``; the decorator runs the stateful
+    step inside a ``keras.StatelessScope`` that maps the model's variables
+    (trainable, non-trainable — including ``SeedGenerator`` states —,
+    ``model.optimizer.variables``, metrics) to the arrays of ``state`` and
+    returns ``(logs, new_state)`` read back from the scope, as Keras' JAX
+    trainer requires. Called on JAX with ``data`` only (outside ``fit``), the
+    step runs on the variables' current values and assigns the results.
+
+    Args:
+        kind: ``"train"`` (state of 4 lists) or ``"test"`` (3 lists: no
+            optimizer variables).
+    """
+    if kind not in ("train", "test"):
+        raise ValueError(f"kind must be 'train' or 'test'. Received: kind={kind!r}")
+
+    def decorate(step):
+        @functools.wraps(step)
+        def wrapper(model, *args):
+            if backend() != "jax":
+                return step(model, *args)
+            if len(args) == 2:
+                return _run_stateless(model, step, kind, *args)
+            (data,) = args
+            groups = _state_groups(model, kind)
+            state = tuple([v.value for v in g] for g in groups)
+            logs, new_state = _run_stateless(model, step, kind, state, data)
+            for group, values in zip(groups, new_state):
+                for v, value in zip(group, values):
+                    v.assign(value)
+            return logs
+
+        return wrapper
+
+    return decorate
+
+
+def _minimize_jax(optimizer, loss_fn, variables):
+    import jax
+
+    context = _jax_step()
+    if context is None:
+        raise RuntimeError(
+            "On the JAX backend, keras_genmodels._backend.minimize must run inside a model "
+            "step decorated with keras_genmodels._backend.keras_step (as the models' "
+            "train_step are), which provides the variables' state."
+        )
+    trainable_ids = {id(v) for v in variables}
+    others = [v for v in context.variables if id(v) not in trainable_ids]
+    other_values = [v.value for v in others]
+    train_values = [v.value for v in variables]
+    changed = []  # indices into ``others`` updated by loss_fn (found while tracing)
+
+    def pure(values):
+        mapping = list(zip(variables, values)) + list(zip(others, other_values))
+        n_checks = len(context.checks)
+        with keras.StatelessScope(state_mapping=mapping, collect_losses=True) as inner:
+            start = [inner.get_current_value(v) for v in others]
+            loss, aux = loss_fn()
+            scaled = optimizer.scale_loss(ops.cast(loss, "float32"))
+        changed[:] = [i for i, v in enumerate(others)
+                      if inner.get_current_value(v) is not start[i]]
+        updates = [inner.get_current_value(others[i]) for i in changed]
+        # Checks recorded while differentiating hold traced values: hand their
+        # conditions out through ``aux`` and re-record them outside.
+        checks = context.checks[n_checks:]
+        del context.checks[n_checks:]
+        conditions = [c for c, _ in checks]
+        messages[:] = [m for _, m in checks]
+        return scaled, (loss, aux, updates, conditions)
+
+    messages = []
+    (_, (loss, aux, updates, conditions)), grads = jax.value_and_grad(pure, has_aux=True)(
+        train_values)
+    context.checks.extend(zip(conditions, messages))
+    for i, value in zip(changed, updates):
+        others[i].assign(value)
+    optimizer.apply(list(grads), variables)
+    return loss, aux
+
+
+def _input_gradients_jax(fn, x):
+    import jax
+    import jax.numpy as jnp
+
+    x = ops.convert_to_tensor(x)
+    context = _jax_step()
+    mapping = [(v, v.value) for v in context.variables] if context is not None else []
+
+    def total(t):
+        # Variable updates and losses of this extra forward pass stay inside
+        # its own scope (they would hold values of the inner trace).
+        with keras.StatelessScope(state_mapping=mapping, collect_losses=True):
+            return jnp.sum(jnp.asarray(fn(t), dtype="float32"))
+
+    return jax.grad(total)(x)

@@ -1,5 +1,7 @@
 """Helpers shared by the models: batch unpacking, weighted means, trackers."""
 
+import contextlib
+
 import keras
 from keras import ops
 
@@ -93,24 +95,54 @@ class DataErrorsAsValueError:
             kwargs["y"] = kwargs["x"]
         return tuple(args), kwargs
 
+    @contextlib.contextmanager
+    def _step_errors(self):
+        try:
+            with _backend.data_errors_as_value_error():
+                yield
+        except ValueError:
+            # A ValueError raised while a step is traced (e.g. missing labels)
+            # leaves Keras' cached tf.function with a failed first trace: the
+            # next fit would then refuse to create the optimizer's variables
+            # ("Creating variables on a non-first call"). Trace afresh.
+            self.train_function = None
+            self.test_function = None
+            raise
+
+    @staticmethod
+    def _stop_on_failed_check(args, kwargs, position):
+        # JAX: stop fit/evaluate after the first batch failing a data check
+        # (the batch leaves the model unchanged; see _backend.check).
+        if _backend.backend() != "jax":
+            return args, kwargs
+        if len(args) > position:
+            args = list(args)
+            args[position] = list(args[position] or []) + [_backend.StopOnFailedCheck()]
+            return tuple(args), kwargs
+        kwargs = dict(kwargs)
+        kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + [_backend.StopOnFailedCheck()]
+        return args, kwargs
+
     def fit(self, *args, **kwargs):
         args, kwargs = self._keep_sample_weight(args, kwargs)
-        with _backend.data_errors_as_value_error():
+        args, kwargs = self._stop_on_failed_check(args, kwargs, 5)  # callbacks=
+        with self._step_errors():
             return super().fit(*args, **kwargs)
 
     def evaluate(self, *args, **kwargs):
         args, kwargs = self._keep_sample_weight(args, kwargs)
-        with _backend.data_errors_as_value_error():
+        args, kwargs = self._stop_on_failed_check(args, kwargs, 6)  # callbacks=
+        with self._step_errors():
             return super().evaluate(*args, **kwargs)
 
     def train_on_batch(self, *args, **kwargs):
         args, kwargs = self._keep_sample_weight(args, kwargs)
-        with _backend.data_errors_as_value_error():
+        with self._step_errors():
             return super().train_on_batch(*args, **kwargs)
 
     def test_on_batch(self, *args, **kwargs):
         args, kwargs = self._keep_sample_weight(args, kwargs)
-        with _backend.data_errors_as_value_error():
+        with self._step_errors():
             return super().test_on_batch(*args, **kwargs)
 
     fit.__doc__ = keras.Model.fit.__doc__

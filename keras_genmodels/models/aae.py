@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_genmodels import _backend
 from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels import losses as losses_lib
 from keras_genmodels._api import register
@@ -294,6 +295,7 @@ class AAE(AdversarialModel):
     def prior_sample_tensor(self, n):
         return _common.as_float32(self._prior_sampler(n, self.seed_generator))
 
+    @_backend.keras_step("train")
     def train_step(self, data):
         x = self._unpack(data)
         batch = ops.shape(x)[0]
@@ -321,6 +323,7 @@ class AAE(AdversarialModel):
         values.update(g_values)
         return _common.update(self._trackers, values)
 
+    @_backend.keras_step("test")
     def test_step(self, data):
         x = self._unpack(data)
         return _common.update(self._trackers, self.compute_losses(x, training=False))

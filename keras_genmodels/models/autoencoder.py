@@ -173,6 +173,7 @@ class Autoencoder(_common.DataErrorsAsValueError, keras.Model):
             loss = loss + ops.sum(ops.stack([ops.cast(l, loss.dtype) for l in self.losses]))
         return {"loss": loss, "reconstruction_loss": recon}
 
+    @_backend.keras_step("train")
     def train_step(self, data):
         x, _, sample_weight = _common.unpack(data)
         x = self._prepare(x)
@@ -184,6 +185,7 @@ class Autoencoder(_common.DataErrorsAsValueError, keras.Model):
         _, values = _backend.minimize(self.optimizer, loss_fn, self.trainable_weights)
         return _common.update(self._trackers, values)
 
+    @_backend.keras_step("test")
     def test_step(self, data):
         x, _, sample_weight = _common.unpack(data)
         x = self._prepare(x)

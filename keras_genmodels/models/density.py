@@ -156,6 +156,7 @@ class DensityModel(keras.Model):
             return self.compute_losses(x, sample_weight, training=training)
         return self.compute_losses(x, sample_weight, training=training, condition=cond)
 
+    @_backend.keras_step("train")
     def train_step(self, data):
         x, y, sample_weight = _common.unpack(data)
         x = self._prepare(x)
@@ -167,6 +168,7 @@ class DensityModel(keras.Model):
         _, values = _backend.minimize(self.optimizer, loss_fn, self.trainable_weights)
         return _common.update(self._trackers, values)
 
+    @_backend.keras_step("test")
     def test_step(self, data):
         x, y, sample_weight = _common.unpack(data)
         x = self._prepare(x)

@@ -13,6 +13,58 @@ from keras_genmodels.models import _common
 _COMPILE_KWARGS = ("run_eagerly", "jit_compile", "steps_per_execution")
 
 
+class _OptimizerGroup(keras.optimizers.Optimizer):
+    """Keras' ``model.optimizer`` of a GAN/AAE on the JAX backend: its optimizers as one state.
+
+    Keras' JAX trainer is stateless: ``fit`` passes the model's state to the
+    (jitted) ``train_step(state, data)`` as ``(trainable_variables,
+    non_trainable_variables, optimizer_variables, metrics_variables)`` and
+    takes the new state back. ``optimizer_variables`` are the values of
+    ``model.optimizer.variables``; any other variable would be a constant of
+    the compiled step and its updates would be lost. The adversarial models
+    have one optimizer per sub-problem (``d_optimizer``, ``g_optimizer``...)
+    and no single Keras optimizer. On JAX, ``compile`` therefore sets
+    ``model.optimizer`` to this group, whose ``variables`` are the
+    concatenated variables of the named optimizers (the same ``Variable``
+    objects). Keras then carries, purges and syncs back their slots and
+    iteration counters exactly as it does for an ordinary optimizer, with
+    Keras' public ``Optimizer`` API only: no private trainer method is
+    overridden and the state tuple is never sliced by position. The steps
+    still call each named optimizer (``_backend.minimize``), which reads and
+    updates its variables inside the step's ``StatelessScope``.
+
+    The group itself never updates anything (``apply`` raises) and stores
+    nothing (the named optimizers are saved as the model's attributes). Its
+    own ``learning_rate`` is not used: callbacks that change
+    ``model.optimizer.learning_rate`` have no effect on adversarial models;
+    use a learning-rate schedule in each optimizer.
+    """
+
+    def __init__(self, optimizers, name="optimizer_group"):
+        super().__init__(learning_rate=0.0, name=name)
+        self._members = tuple(optimizers)
+
+    @property
+    def variables(self):
+        return [v for opt in self._members for v in opt.variables]
+
+    def build(self, variables):
+        # The named optimizers are built by ``AdversarialModel.build_optimizers``.
+        self.built = True
+
+    def apply(self, grads, trainable_variables=None):
+        raise NotImplementedError(
+            "The optimizer group of an adversarial model is never applied; its train_step "
+            "uses the named optimizers."
+        )
+
+    def save_own_variables(self, store):
+        pass  # the named optimizers save themselves
+
+    def load_own_variables(self, store):
+        pass
+
+
 class AdversarialModel(keras.Model):
     """Base of the models trained with several optimizers (GAN, AAE).
 
@@ -25,9 +77,11 @@ class AdversarialModel(keras.Model):
     which makes ``load_model``, ``load_weights`` and
     ``keras.callbacks.BackupAndRestore`` restore every optimizer's state.
     ``get_compile_config``/``compile_from_config`` serialize all of them.
-    Keras' own ``model.optimizer`` stays ``None`` (callbacks that adjust
+    Keras' own ``model.optimizer`` stays ``None`` on TensorFlow, and is an
+    optimizer group on JAX that lets Keras' stateless JAX trainer carry every
+    optimizer's state (see ``_OptimizerGroup``). Callbacks that adjust
     ``model.optimizer``, such as ``ReduceLROnPlateau``, do not apply; use
-    learning-rate schedules in the optimizers instead).
+    learning-rate schedules in the optimizers instead.
     """
 
     optimizer_names = ()
@@ -84,6 +138,10 @@ class AdversarialModel(keras.Model):
         super().compile(optimizer=None, **kwargs)
         for name, opt in optimizers.items():
             setattr(self, name, opt)
+        if keras.backend.backend() == "jax":
+            # Keras' JAX trainer carries only model.optimizer's variables
+            # through its compiled step: see _OptimizerGroup.
+            self.optimizer = _OptimizerGroup([optimizers[n] for n in names])
         self._compile_kwargs = dict(kwargs)
         if self.built:
             self.build_optimizers()
@@ -402,6 +460,7 @@ class GAN(AdversarialModel):
         return values
 
     # ----------------------------------------------------------- training
+    @_backend.keras_step("train")
     def train_step(self, data):
         x, labels = self._unpack(data)
         batch = ops.shape(x)[0]
@@ -428,6 +487,7 @@ class GAN(AdversarialModel):
         self._update_ema()
         return _common.update(self._trackers, values)
 
+    @_backend.keras_step("test")
     def test_step(self, data):
         x, labels = self._unpack(data)
         return _common.update(self._trackers, self.compute_losses(x, labels, training=False))

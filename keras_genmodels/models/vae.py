@@ -269,10 +269,11 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
         return y
 
     def _encoder_in(self, x, y):
-        return x if y is None else [x, y]
+        # Keras refuses a list mixing NumPy arrays and tensors.
+        return x if y is None else [_common.as_float32(x), _common.as_float32(y)]
 
     def _decoder_in(self, z, y):
-        return z if y is None else [z, y]
+        return z if y is None else [_common.as_float32(z), _common.as_float32(y)]
 
     def encode(self, x, training=False, labels=None):
         """Return ``(z_mean, z_log_var)`` of ``q(z | x)`` (``q(z | x, y)`` if conditional)."""
