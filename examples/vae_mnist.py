@@ -42,7 +42,8 @@ import numpy as np  # noqa: E402
 from keras_genmodels import callbacks, datasets, models  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_LABELS = os.path.join(HERE, "..", "..", "shared", "data", "mnist_test_images_labels.npz")
+DEFAULT_LABELS = os.path.normpath(
+    os.path.join(HERE, "..", "..", "shared", "data", "mnist_test_images_labels.npz"))
 # Ten well-separated colours (Tableau 10), RGB 0..255.
 PALETTE = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40],
                     [148, 103, 189], [140, 86, 75], [227, 119, 194], [127, 127, 127],

@@ -29,6 +29,43 @@ def _num_replicas():
     return 1
 
 
+def strategy_scope(model):
+    """The scope of the ``tf.distribute`` strategy ``model`` was created under.
+
+    Optimizers (and their slots) must be created under the same strategy as
+    the model's variables. Keras' ``compile`` leaves that to the user; the
+    adversarial models create their optimizers from names/configs and wrap
+    them in ``LossScaleOptimizer`` inside this scope, so that ``compile``
+    works inside or outside ``strategy.scope()``. A no-op on other backends.
+    """
+    if backend() == "tensorflow":
+        return model.distribute_strategy.scope()
+    return contextlib.nullcontext()
+
+
+def check_optimizer_strategy(model, optimizer, name="optimizer"):
+    """``ValueError`` if ``optimizer`` was created outside ``model``'s ``tf.distribute`` strategy.
+
+    Such an optimizer keeps one (non-mirrored) iteration counter that every
+    replica increments, so e.g. Adam's bias correction silently goes wrong.
+    """
+    if backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    with model.distribute_strategy.scope():
+        if not tf.distribute.has_strategy():
+            return  # the default (no) strategy
+        strategy = tf.distribute.get_strategy()
+    if not isinstance(optimizer.iterations.value, tf.distribute.DistributedValues):
+        raise ValueError(
+            f"{name} was created outside the scope of the {type(strategy).__name__} the model "
+            f"was created under; its variables would not be mirrored. Create the optimizer "
+            f"inside `with strategy.scope():` (or pass its name / config). Received: "
+            f"{name}={optimizer!r}"
+        )
+
+
 def minimize(optimizer, loss_fn, variables):
     """Take one optimizer step that lowers ``loss_fn()`` over ``variables``.
 

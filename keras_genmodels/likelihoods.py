@@ -70,6 +70,19 @@ class Likelihood:
         return f"{type(self).__name__}({args})"
 
 
+def _params(params):
+    """``params`` as a tensor, upcast to float32 when in float16 / bfloat16.
+
+    Under a mixed-precision policy the networks output float16 or bfloat16;
+    log-likelihoods (sums over hundreds of values) and samples are computed
+    in float32, as Keras computes losses in float32.
+    """
+    params = ops.convert_to_tensor(params)
+    if keras.backend.standardize_dtype(params.dtype) in ("float16", "bfloat16"):
+        params = ops.cast(params, "float32")
+    return params
+
+
 def _sum_non_batch(values):
     values = ops.convert_to_tensor(values)
     if len(values.shape) <= 1:
@@ -120,7 +133,7 @@ class Bernoulli(Likelihood):
             )
 
     def log_prob(self, x, params):
-        logits = ops.convert_to_tensor(params)
+        logits = _params(params)
         x = ops.cast(x, logits.dtype)
         if self.validate_args:
             self.validate(x)
@@ -128,12 +141,12 @@ class Bernoulli(Likelihood):
         return _sum_non_batch(-ops.softplus(-logits) - (1.0 - x) * logits)
 
     def sample(self, params, seed=None):
-        logits = ops.convert_to_tensor(params)
+        logits = _params(params)
         u = keras.random.uniform(ops.shape(logits), seed=seed, dtype=logits.dtype)
         return ops.cast(u < ops.sigmoid(logits), logits.dtype)
 
     def mean(self, params):
-        return ops.sigmoid(params)
+        return ops.sigmoid(_params(params))
 
     def get_config(self):
         return {
@@ -177,7 +190,7 @@ class Gaussian(Likelihood):
         return 2 if self.learn_scale else 1
 
     def _split(self, params):
-        params = ops.convert_to_tensor(params)
+        params = _params(params)
         if not self.learn_scale:
             return params, ops.full_like(params, math.log(self.scale))
         mean, log_scale = ops.split(params, 2, axis=-1)
@@ -331,7 +344,7 @@ class Categorical(Likelihood):
         _validate_8bit(x, "Categorical", self.num_classes)
 
     def _logits(self, params):
-        params = ops.convert_to_tensor(params)
+        params = _params(params)
         shape = tuple(params.shape)
         if shape[-1] is not None and shape[-1] % self.num_classes:
             raise ValueError(
@@ -457,7 +470,7 @@ class DiscretizedLogisticMixture(Likelihood):
         Shapes: ``(..., K)``, ``(..., C, K)``, ``(..., C, K)`` and
         ``(..., C (C - 1) / 2, K)``; log-scales clipped, coefficients tanh'ed.
         """
-        params = ops.convert_to_tensor(params)
+        params = _params(params)
         k = self.num_mixtures
         c = channels or self.channels_from_params(params.shape[-1])
         if params.shape[-1] is not None and params.shape[-1] != self.params_per_pixel(c):
@@ -506,7 +519,7 @@ class DiscretizedLogisticMixture(Likelihood):
 
     def log_prob_per_pixel(self, x, params):
         """``log p(pixel)`` for every pixel: shape of ``x`` without its last axis."""
-        params = ops.convert_to_tensor(params)
+        params = _params(params)
         x = ops.cast(x, params.dtype) / 127.5 - 1.0
         c = x.shape[-1]
         logit_probs, means, log_scales, coeffs = self.unpack_params(params, c)
@@ -528,7 +541,7 @@ class DiscretizedLogisticMixture(Likelihood):
         the discretized distribution) before it enters the next channel's
         coupled mean.
         """
-        params = ops.convert_to_tensor(params)
+        params = _params(params)
         logit_probs, means, log_scales, coeffs = self.unpack_params(params)
         c, k = means.shape[-2], self.num_mixtures
         # One uniform draw for both the component (Gumbel-max) and the logistic

@@ -43,7 +43,6 @@ References:
 import functools
 
 import keras
-import numpy as np
 from keras import ops
 
 __all__ = [
@@ -250,7 +249,11 @@ def _reference_impl(x, kernel, bias, residual, *, mask_type, color_groups, activ
 
 def accelerator_available():
     """Whether the active Keras backend sees a GPU or TPU."""
-    name = keras.backend.backend()
+    return _accelerator_available(keras.backend.backend())
+
+
+@functools.lru_cache(maxsize=None)
+def _accelerator_available(name):
     if name == "tensorflow":
         import tensorflow as tf
 

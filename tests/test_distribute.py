@@ -19,8 +19,8 @@ created outside the strategy's scope, or an EMA assign that only lands on one
 replica) shows up as a weight mismatch or as an error.
 
 Logical devices must be configured before TensorFlow initialises, so the
-whole comparison runs once in a subprocess (this file run as a script, which
-prints one JSON line) and the tests read its result. Each model's step is
+whole comparison runs once in a subprocess (``python -m tests.test_distribute
+--worker``, which prints one JSON line) and the tests read its result. Each model's step is
 made free of random draws (see ``tests/_scale_models.py``): replicas draw
 their own noise, so a 2-replica and a 1-replica step cannot draw the same.
 """
@@ -35,6 +35,7 @@ import pytest
 TOL = 1e-5
 STEPS = 2
 LR = 0.1
+MOMENTUM = 0.5
 NUM_REPLICAS = 2
 
 
@@ -49,7 +50,6 @@ def _run_all():
     import keras
     import numpy as np
 
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     from tests import _scale_models
 
     strategy = tf.distribute.MirroredStrategy(
@@ -59,10 +59,12 @@ def _run_all():
     results = {}
 
     def sgd():
-        return keras.optimizers.SGD(LR)
+        return keras.optimizers.SGD(LR, momentum=MOMENTUM)
 
-    def train(model, compile_fn, x):
-        compile_fn(model, sgd)
+    def sgd_config():
+        return {"class_name": "SGD", "config": {"learning_rate": LR, "momentum": MOMENTUM}}
+
+    def train(model, x):
         history = model.fit(x, batch_size=_scale_models.BATCH, epochs=1, shuffle=False,
                             verbose=0)
         return {k: float(v[-1]) for k, v in history.history.items()}
@@ -76,12 +78,31 @@ def _run_all():
         try:
             ref, x, compile_fn = _scale_models.build(name, deterministic=True)
             initial = [w.copy() for w in ref.get_weights()]
-            ref_logs = train(ref, compile_fn, x)
+            compile_fn(ref, sgd)
+            ref.run_eagerly = True  # the reference needs no tracing (faster here)
+            ref_logs = train(ref, x)
+            adversarial = len(_scale_models.optimizer_names(ref)) > 1
             with strategy.scope():
                 dist, _, _ = _scale_models.build(name, deterministic=True)
                 dist.set_weights(initial)
                 replicas = int(tf.distribute.get_strategy().num_replicas_in_sync)
-            dist_logs = train(dist, compile_fn, x)
+                if not adversarial:
+                    # Keras' rule for model.optimizer: compile under the scope.
+                    compile_fn(dist, sgd)
+            outside_instances = None
+            if adversarial:
+                # GAN/AAE create their optimizers from configs under the
+                # model's strategy themselves: compile outside the scope.
+                compile_fn(dist, sgd_config)
+                # Instances made outside the scope are refused (they would
+                # share one non-mirrored iteration counter).
+                with strategy.scope():
+                    other, _, _ = _scale_models.build(name, deterministic=True)
+                try:
+                    compile_fn(other, sgd)
+                except ValueError as error:
+                    outside_instances = str(error)
+            dist_logs = train(dist, x)
             w_ref, w_dist = ref.get_weights(), dist.get_weights()
             mirrored = all(
                 isinstance(v.value, tf.distribute.DistributedValues)
@@ -99,6 +120,8 @@ def _run_all():
                                        for a, b in zip(optimizer_state(ref),
                                                        optimizer_state(dist))] or [0.0]),
                 "mirrored": mirrored,
+                "adversarial": adversarial,
+                "outside_instances_error": outside_instances,
                 "ref_logs": ref_logs,
                 "dist_logs": dist_logs,
             }
@@ -121,8 +144,11 @@ from tests._scale_models import NAMES  # noqa: E402
 def results():
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2",
                CUDA_VISIBLE_DEVICES="")
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker"],
-                          capture_output=True, text=True, timeout=600, env=env)
+    # Run as a module from the repository root (a script's own folder would
+    # go first on sys.path, where tests/jax/ would shadow the jax package).
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.run([sys.executable, "-m", "tests.test_distribute", "--worker"],
+                          capture_output=True, text=True, timeout=600, env=env, cwd=root)
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULTS ")]
     assert proc.returncode == 0 and lines, proc.stderr[-4000:]
     return json.loads(lines[-1][len("RESULTS "):])
@@ -143,6 +169,11 @@ def test_two_replicas_match_one(results, name):
     assert r["weight_change"] > 100 * TOL, r
     assert r["weight_diff"] < TOL, r
     assert r["opt_state_diff"] < TOL, r
+    if r["adversarial"]:
+        # compile() outside the scope with optimizer configs worked (above);
+        # optimizer instances created outside the scope are refused.
+        assert "created outside the scope of the MirroredStrategy" in (
+            r["outside_instances_error"] or ""), r
     # The metrics fit reports: per-replica means, averaged over replicas
     # (Keras' "auto" reduction), equal the global-batch means.
     assert set(r["ref_logs"]) == set(r["dist_logs"])

@@ -172,7 +172,7 @@ def test_autoregressive_gradients_fused_path(method):
     assert seen_nonzero == 4
 
 
-@pytest.mark.parametrize("impl", ["fused_split", "fused_shifted", "reference"])
+@pytest.mark.parametrize("impl", ["fused_split", "fused_shifted"])
 def test_xla_compiled_equals_eager(impl):
     x, kernel, bias = _data(5, 3, cin=6, cout=12, seed=9)
     residual = tf.constant(np.random.default_rng(2).standard_normal((2, 7, 6, 6)), "float32")
@@ -187,9 +187,6 @@ def test_xla_compiled_equals_eager(impl):
     xla = _value_and_grads(fn, x, kernel, bias, compile=True, **kw)
     for a, b in zip(xla, eager):
         _close(a, b, F32_TOL)
-    # Inside a caller's tf.function too (the compiled kernel nests).
-    graph = tf.function(lambda x: fn(x, kernel, bias, compile=True, **kw))(tf.constant(x))
-    _close(graph, eager[0], F32_TOL)
 
 
 def test_tap_and_flop_counts():
@@ -309,12 +306,11 @@ def test_jax_backend_compiled_parity():
         kw = dict(mask_type="A", color_groups=3, gated=True)
         ref = np.asarray(reference_masked_conv2d(x, k, b, **kw))
         for method in ("split", "shifted"):
-            for compile in (False, True):
-                out = np.asarray(masked_conv2d(x, k, b, method=method, compile=compile, **kw))
-                assert np.abs(out - ref).max() <= 1e-5 * max(1, np.abs(ref).max()), method
-            g = jax.grad(lambda k: masked_conv2d(x, k, b, method=method, compile=True, **kw).sum())(k)
-            gr = jax.grad(lambda k: reference_masked_conv2d(x, k, b, **kw).sum())(k)
-            assert np.abs(np.asarray(g) - np.asarray(gr)).max() <= 1e-4 * np.abs(gr).max()
+            out = np.asarray(masked_conv2d(x, k, b, method=method, compile=True, **kw))
+            assert np.abs(out - ref).max() <= 1e-5 * max(1, np.abs(ref).max()), method
+        g = jax.grad(lambda k: masked_conv2d(x, k, b, method="split", compile=True, **kw).sum())(k)
+        gr = jax.grad(lambda k: reference_masked_conv2d(x, k, b, **kw).sum())(k)
+        assert np.abs(np.asarray(g) - np.asarray(gr)).max() <= 1e-5 * np.abs(gr).max()
         print("ok")
         """
     )

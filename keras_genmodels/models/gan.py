@@ -121,7 +121,11 @@ class AdversarialModel(keras.Model):
                 f"Missing: {missing}. Example: compile("
                 + ", ".join(f"{n}=keras.optimizers.Adam(2e-4, beta_1=0.5)" for n in names) + ")"
             )
-        optimizers = {n: keras.optimizers.get(kwargs.pop(n)) for n in names}
+        # Under tf.distribute, optimizers made here from names/configs (and
+        # the LossScaleOptimizer wrappers) must be created under the model's
+        # strategy; instances must have been (checked below).
+        with _backend.strategy_scope(self):
+            optimizers = {n: keras.optimizers.get(kwargs.pop(n)) for n in names}
         ids = [id(o) for o in optimizers.values()]
         if len(set(ids)) != len(ids):
             raise ValueError(
@@ -129,12 +133,16 @@ class AdversarialModel(keras.Model):
                 f"{list(names)} (each keeps its own slot variables). Received the same object "
                 "twice."
             )
+        for n, o in optimizers.items():
+            _backend.check_optimizer_strategy(self, o, n)
         if self.dtype_policy.name == "mixed_float16":
-            optimizers = {
-                n: o if isinstance(o, keras.optimizers.LossScaleOptimizer)
-                else keras.optimizers.LossScaleOptimizer(o)
-                for n, o in optimizers.items()
-            }
+            # Loss scaling, as Keras' compile does for model.optimizer.
+            with _backend.strategy_scope(self):
+                optimizers = {
+                    n: o if isinstance(o, keras.optimizers.LossScaleOptimizer)
+                    else keras.optimizers.LossScaleOptimizer(o)
+                    for n, o in optimizers.items()
+                }
         super().compile(optimizer=None, **kwargs)
         for name, opt in optimizers.items():
             setattr(self, name, opt)
@@ -176,10 +184,11 @@ class AdversarialModel(keras.Model):
 
     def build_optimizers(self):
         """Create every optimizer's slot variables (idempotent)."""
-        for name in self.optimizer_names:
-            opt = getattr(self, name)
-            if opt is not None and not opt.built:
-                opt.build(self.optimizer_variables(name))
+        with _backend.strategy_scope(self):
+            for name in self.optimizer_names:
+                opt = getattr(self, name)
+                if opt is not None and not opt.built:
+                    opt.build(self.optimizer_variables(name))
 
     def get_compile_config(self):
         if not self.compiled or getattr(self, self.optimizer_names[0], None) is None:

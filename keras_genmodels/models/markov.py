@@ -84,7 +84,9 @@ class MarkovAR(DensityModel):
 
     def call(self, inputs, training=False):
         """Logits of every conditional, in the shape of ``inputs``."""
-        x = ops.reshape(ops.cast(inputs, "float32"), (-1, self.num_dims))
+        # compute_dtype: under mixed precision the weights are read as float16
+        # / bfloat16 here; the likelihood computes the log-probability in float32.
+        x = ops.reshape(ops.cast(inputs, self.compute_dtype), (-1, self.num_dims))
         logits = ops.broadcast_to(self.b, ops.shape(x))
         if self.order:
             logits = logits + ops.sum(self._context(x) * self.w[None], axis=-1)

@@ -366,9 +366,11 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
     def encoder_stats(self, x, y, training=False):
         """``(z_mean, z_log_var)`` from already one-hot labels ``y`` (or None)."""
         out = self.encoder(self._encoder_in(x, y), training=training)
-        if isinstance(out, (list, tuple)):
-            return out[0], out[1]
-        return ops.split(out, 2, axis=-1)
+        if not isinstance(out, (list, tuple)):
+            out = ops.split(out, 2, axis=-1)
+        # float32 under mixed precision: the KL, the draws z and the IWAE
+        # weights are computed in float32 (the decoder casts z back down).
+        return _common.as_float32(out[0]), _common.as_float32(out[1])
 
     def iwae_terms(self, x, training=False, labels=None):
         """Per-example ``(iwae_bound, reconstruction_nll, kl)`` with ``num_samples`` draws.
@@ -420,6 +422,7 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
         # Unconditional: ``y`` (absent, x as a placeholder, or labels) is ignored.
         return self.one_hot_labels(y) if self.conditional else None
 
+    @_backend.keras_step("train")
     def train_step(self, data):
         x, y, sample_weight = _common.unpack(data)
         x = self._prepare(x)
@@ -432,6 +435,7 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
         _, values = _backend.minimize(self.optimizer, loss_fn, self.trainable_weights)
         return _common.update(self._trackers, values)
 
+    @_backend.keras_step("test")
     def test_step(self, data):
         x, y, sample_weight = _common.unpack(data)
         x = self._prepare(x)
