@@ -7,7 +7,10 @@ For each policy and model (tiny networks, see ``tests/_scale_models.py``):
 - the optimizers are ``LossScaleOptimizer`` s exactly where Keras uses loss
   scaling (``mixed_float16``: Keras' compile wraps ``model.optimizer``, and
   the GAN/AAE wrap their own optimizers), and not for ``mixed_bfloat16``;
-- a few Adam steps on one batch give finite losses and a decreasing loss;
+- STEPS Adam steps on one batch give finite losses and a decreasing loss
+  (under mixed_float16 a step whose scaled gradients overflow is skipped and
+  halves the loss scale, as Keras' dynamic loss scaling does; at most 2 of
+  the steps may be skipped);
 - (``mixed_float16``) one SGD step equals the float32 step from the same
   weights up to float16 rounding: the loss was multiplied by the loss scale
   (``2**15``) before differentiation and the gradients unscaled. A missing
@@ -48,8 +51,8 @@ def _optimizers(model):
 
 
 def _losses(model, x):
-    values = model.compute_losses(ops.convert_to_tensor(x))
-    return {k: v for k, v in values.items()}
+    """The model's loss dict on ``x`` (every model has ``compute_losses(x)``)."""
+    return model.compute_losses(ops.convert_to_tensor(x))
 
 
 @pytest.mark.parametrize("policy", POLICIES, indirect=True)
