@@ -1,11 +1,22 @@
 """Autoregressive generation for the image density models (PixelCNN family).
 
-``naive_sample`` is the reference sampler: it runs the whole network once per
-pixel (and per colour group when channels are sampled one after another),
-reading the conditional of the next value from the teacher-forced output.
-That costs ``H * W * G`` full forward passes (``G`` = number of channel
-groups), but it is exact for any network that is autoregressive, and it is the
-reference that faster (cached) samplers are tested against.
+Two samplers draw the pixels in raster order (and the colour channels of a
+pixel R -> G -> B when their conditionals are separate):
+
+- ``naive_sample``, the reference: the whole network once per pixel (and per
+  colour group), reading the next conditional from the teacher-forced
+  output. ``H * W * G`` full forward passes (``G`` = number of channel
+  groups); exact for any autoregressive network.
+- ``cached_sample``, the fast sampler of Ramachandran et al. (2017) for
+  ``PixelCNN`` / ``GatedPixelCNN``: every layer is evaluated only at the new
+  pixel, from cached activations of the earlier ones (see the comment block
+  before it). ``cached_params`` runs the same recursion teacher-forced.
+
+Both draw step ``t`` (pixel ``(i, j)``, group ``g``: ``t = (i W + j) G + g``)
+with the stateless seed ``[s, t]`` (``s`` the int ``seed``, or one drawn from
+``model.seed_generator`` when ``seed`` is None), so with the same int seed
+they return the same images: the network outputs agree to float rounding
+and every random draw is the same.
 
 The model passed in provides:
 
@@ -19,6 +30,11 @@ The model passed in provides:
   the discretized logistic mixture);
 - ``call(x, condition=None)`` returning the parameters of every conditional;
 - ``seed_generator``: the ``SeedGenerator`` used when ``seed`` is None.
+
+``cached_sample`` also reads the layers of a ``PixelCNN`` (``input_conv``,
+``residual_blocks``, ``gated_blocks``, ``output_convs``) and their weights,
+which it passes to its compiled function on every call (a model trained
+further samples from its new weights).
 """
 
 import keras
@@ -296,7 +312,8 @@ def _output_params(weights, h):
 
 
 def _plain_row_start(model, weights, state, i, condition):
-    p, pads = _pads(model)
+    """Contributions ``(n, W, out)`` of the rows above row ``i`` (plus biases), per spatial layer."""
+    del model, condition  # same signature as _gated_row_start
     above = [_above(state["x"], i, weights["input"][0], weights["input"][2])]
     for cache, (_, mid, _) in zip(state["hidden"], weights["blocks"]):
         above.append(_above(cache, i, mid[0], mid[2]))

@@ -56,7 +56,10 @@ class PixelCNN(DensityModel):
     ``p(x) = prod_i p(x_i | x_<i)`` over the pixels in raster order (and, for
     colour images with a per-channel likelihood, over R -> G -> B inside a
     pixel). Every conditional is computed in one teacher-forced pass, so
-    ``log_prob`` is exact; sampling needs one pass per pixel (per channel).
+    ``log_prob`` is exact. Sampling is sequential; ``sample`` (``method=
+    "cached"``) evaluates each layer only at the new pixel from cached
+    activations (Ramachandran et al., 2017) instead of a forward pass per
+    pixel (per channel).
 
     **Plain network** (``gated=False``, van den Oord et al. 2016a): a
     ``kernel_size`` mask-A ``MaskedConv2D``, ``num_layers`` residual blocks
@@ -137,6 +140,8 @@ class PixelCNN(DensityModel):
         van den Oord, Kalchbrenner, Vinyals, Espeholt, Graves & Kavukcuoglu,
         "Conditional Image Generation with PixelCNN Decoders", NeurIPS 2016.
         Salimans, Karpathy, Chen & Kingma, "PixelCNN++", ICLR 2017.
+        Ramachandran et al., "Fast Generation for Convolutional
+        Autoregressive Models", ICLR 2017 workshop (the cached sampler).
     """
 
     def __init__(
