@@ -27,7 +27,7 @@ def trackers(*names):
     return {name: keras.metrics.Mean(name=name) for name in names}
 
 
-def update(tracker_dict, values, sample_weight=None):
+def update(tracker_dict, values):
     """Update the trackers from a dict of scalar values; return their results."""
     for name, tracker in tracker_dict.items():
         if name in values:

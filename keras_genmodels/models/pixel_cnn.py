@@ -1,6 +1,5 @@
 """PixelCNN and Gated PixelCNN: exact-likelihood autoregressive image models."""
 
-import keras
 import numpy as np
 from keras import layers as keras_layers
 from keras import ops

@@ -1,6 +1,4 @@
-import math
 
-import keras
 import numpy as np
 import pytest
 
