@@ -8,7 +8,8 @@ import pytest
 
 from keras_genmodels import datasets
 
-SHARED_NPZ = "/work/shared/data/binarized_mnist_train_valid.npz"
+SHARED_NPZ = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
+                          "binarized_mnist_train_valid.npz")
 
 
 def _binary(n, seed):
@@ -239,3 +240,32 @@ def test_small_subset_matches_full_data():
     full_valid = datasets.load_binarized_mnist("valid", path=SHARED_NPZ)
     np.testing.assert_array_equal(datasets.load_binarized_mnist_small("train"), full_train[:10000])
     np.testing.assert_array_equal(datasets.load_binarized_mnist_small("valid"), full_valid[:2000])
+
+
+def _amat_bytes(images):
+    """The .amat text of binary images: 784 '0'/'1' tokens per line, space-separated."""
+    flat = np.asarray(images).reshape(len(images), -1).astype(np.uint8)
+    text = np.empty((len(flat), 2 * flat.shape[1]), np.uint8)
+    text[:, 0::2] = np.where(flat == 1, ord("1"), ord("0"))
+    text[:, 1::2] = ord(" ")
+    text[:, -1] = ord("\n")
+    return text.tobytes()
+
+
+def test_amat_text_format_round_trips_through_the_parser(tmp_path):
+    images = (np.random.default_rng(0).random((3, 28, 28)) > 0.5).astype(np.uint8)
+    path = tmp_path / "tiny.amat"
+    path.write_bytes(_amat_bytes(images))
+    parsed = datasets.parse_amat(str(path))
+    np.testing.assert_array_equal(np.asarray(parsed).reshape(3, 28, 28), images)
+
+
+@pytest.mark.skipif(not os.path.exists(SHARED_NPZ), reason="shared binarized MNIST not present")
+def test_download_checksums_match_the_standard_data():
+    """The pinned sha256 digests are those of the .amat files holding these arrays."""
+    import hashlib
+
+    with np.load(SHARED_NPZ) as data:
+        for split in ("train", "valid"):
+            digest = hashlib.sha256(_amat_bytes(data[split])).hexdigest()
+            assert digest == datasets.BINARIZED_MNIST_SHA256[split], split
