@@ -36,7 +36,7 @@ def _data(k, groups, cin=6, cout=6, h=7, w=6, batch=2, seed=0):
     return x, kernel, bias
 
 
-def _close(actual, expected, tol):
+def _assert_close(actual, expected, tol):
     actual = np.asarray(actual, dtype="float64")
     expected = np.asarray(expected, dtype="float64")
     scale = max(1.0, float(np.abs(expected).max()))
@@ -75,8 +75,8 @@ def test_fused_matches_numpy_float64(mask_type, groups):
     expected = _numpy_masked_conv(x, kernel, bias, mask_type, groups)
     for method in ("split", "shifted"):
         got = masked_conv2d(x, kernel, bias, mask_type=mask_type, color_groups=groups, method=method)
-        _close(got, expected, F32_TOL)
-    _close(reference_masked_conv2d(x, kernel, bias, mask_type=mask_type, color_groups=groups),
+        _assert_close(got, expected, F32_TOL)
+    _assert_close(reference_masked_conv2d(x, kernel, bias, mask_type=mask_type, color_groups=groups),
            expected, F32_TOL)
 
 
@@ -90,7 +90,7 @@ def test_parity_float32_forward_and_gradients(k, mask_type, groups, method):
     fused = _value_and_grads(masked_conv2d, x, kernel, bias, method=method, **kw)
     ref = _value_and_grads(reference_masked_conv2d, x, kernel, bias, **kw)
     for a, b in zip(fused, ref):  # out, d_x, d_kernel, d_bias
-        _close(a, b, F32_TOL)
+        _assert_close(a, b, F32_TOL)
     # Masked-out taps get exactly zero gradient, as in the reference.
     mask = causal_mask((k, k), 6, 6, mask_type, groups)
     assert np.all(fused[2][mask == 0] == 0.0)
@@ -106,7 +106,7 @@ def test_parity_bfloat16(k, mask_type, groups, method):
     fused = _value_and_grads(masked_conv2d, x, kernel, bias, dtype="bfloat16", method=method, **kw)
     ref = _value_and_grads(reference_masked_conv2d, x, kernel, bias, **kw)
     for a, b in zip(fused, ref):
-        _close(a, b, BF16_TOL)
+        _assert_close(a, b, BF16_TOL)
     y = masked_conv2d(tf.cast(x, "bfloat16"), tf.cast(kernel, "bfloat16"), **kw)
     assert y.dtype == tf.bfloat16
 
@@ -126,17 +126,17 @@ def test_gated_residual_activation_match_composition(groups, method):
     pre = _numpy_masked_conv(x, kernel, bias, "B", groups)
     got = masked_conv2d(x, kernel, bias, mask_type="B", color_groups=groups, gated=True,
                         residual=residual, method=method)
-    _close(got, _np_gate(pre, groups) + residual, F32_TOL)
+    _assert_close(got, _np_gate(pre, groups) + residual, F32_TOL)
     got = masked_conv2d(x, kernel, bias, mask_type="B", color_groups=groups, activation="relu",
                         residual=np.zeros((2, 7, 6, 12), "float32") + 1.0, method=method)
-    _close(got, np.maximum(pre, 0.0) + 1.0, F32_TOL)
+    _assert_close(got, np.maximum(pre, 0.0) + 1.0, F32_TOL)
     # gated_activation on its own, and gradients of the full fused op vs reference.
-    _close(gated_activation(tf.constant(pre, "float32"), groups), _np_gate(pre, groups), F32_TOL)
+    _assert_close(gated_activation(tf.constant(pre, "float32"), groups), _np_gate(pre, groups), F32_TOL)
     kw = dict(mask_type="B", color_groups=groups, gated=True, residual=tf.constant(residual))
     fused = _value_and_grads(masked_conv2d, x, kernel, bias, method=method, **kw)
     ref = _value_and_grads(reference_masked_conv2d, x, kernel, bias, **kw)
     for a, b in zip(fused, ref):
-        _close(a, b, F32_TOL)
+        _assert_close(a, b, F32_TOL)
 
 
 @pytest.mark.parametrize("method", ["split", "shifted"])
@@ -186,7 +186,7 @@ def test_xla_compiled_equals_eager(impl):
     eager = _value_and_grads(fn, x, kernel, bias, compile=False, **kw)
     xla = _value_and_grads(fn, x, kernel, bias, compile=True, **kw)
     for a, b in zip(xla, eager):
-        _close(a, b, F32_TOL)
+        _assert_close(a, b, F32_TOL)
 
 
 def test_tap_and_flop_counts():
@@ -242,7 +242,7 @@ def test_layer_implementations_share_weights_and_save_load(tmp_path):
     for impl in ("fused", "fused_xla", "auto"):
         other = _pixel_model(impl)
         other.set_weights(ref.get_weights())
-        _close(other(x), y_ref, F32_TOL)
+        _assert_close(other(x), y_ref, F32_TOL)
         assert other.layers[1].get_config()["implementation"] == impl
     # .keras round trip of a fused model, and its weights into a reference model.
     fused = _pixel_model("fused")
@@ -257,7 +257,7 @@ def test_layer_implementations_share_weights_and_save_load(tmp_path):
     fused.save_weights(wpath)
     ref2 = _pixel_model("reference")
     ref2.load_weights(wpath)
-    _close(ref2(x), np.asarray(fused(x)), F32_TOL)
+    _assert_close(ref2(x), np.asarray(fused(x)), F32_TOL)
 
 
 def test_layer_fused_trains_like_reference():
@@ -274,7 +274,7 @@ def test_layer_fused_trains_like_reference():
     losses = {k: m.train_on_batch(x, y) for k, m in models.items()}
     assert abs(losses["fused"] - losses["reference"]) <= 1e-5 * abs(losses["reference"])
     for a, b in zip(models["fused"].get_weights(), models["reference"].get_weights()):
-        _close(a, b, F32_TOL)
+        _assert_close(a, b, F32_TOL)
 
 
 def test_layer_mixed_precision_fused():
@@ -287,7 +287,7 @@ def test_layer_mixed_precision_fused():
     ref.build(x.shape)
     ref.set_weights(layer.get_weights())
     assert y.dtype == tf.bfloat16 and layer.kernel.dtype == "float32"
-    _close(tf.cast(y, "float32"), tf.cast(ref(x), "float32"), BF16_TOL)
+    _assert_close(tf.cast(y, "float32"), tf.cast(ref(x), "float32"), BF16_TOL)
 
 
 def test_jax_backend_compiled_parity():
