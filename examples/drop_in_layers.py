@@ -87,14 +87,7 @@ def main(argv=None):
     args = parse_args(argv)
     keras.utils.set_random_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
-    if args.data is None:
-        x_train = datasets.load_binarized_mnist_small("train")
-        x_valid = datasets.load_binarized_mnist_small("valid")
-        source = "shipped subset"
-    else:
-        x_train = datasets.load_binarized_mnist("train", path=args.data)
-        x_valid = datasets.load_binarized_mnist("valid", path=args.data)
-        source = args.data
+    x_train, x_valid, source = datasets.load_binarized_mnist_train_valid(args.data)
     if args.steps is not None:
         x_train = x_train[: args.steps * args.batch_size]
     x_valid = x_valid[: args.valid_limit]

@@ -33,14 +33,9 @@ from keras_genmodels import models  # noqa: E402
 
 
 def load(path):
-    if path:
-        data = np.load(path)
-        train, valid = data["train"], data["valid"]
-    else:
-        from keras_genmodels import datasets
+    from keras_genmodels import datasets
 
-        train = datasets.load_binarized_mnist_small("train")
-        valid = datasets.load_binarized_mnist_small("valid")
+    train, valid, _ = datasets.load_binarized_mnist_train_valid(path or None)
     return (np.asarray(train, "float32").reshape(-1, 28, 28),
             np.asarray(valid, "float32").reshape(-1, 28, 28))
 

@@ -36,11 +36,8 @@ def parse_args(argv=None):
 
 
 def load(path):
-    if path is None:
-        return (datasets.load_binarized_mnist_small("train"),
-                datasets.load_binarized_mnist_small("valid"))
-    return (datasets.load_binarized_mnist("train", path=path),
-            datasets.load_binarized_mnist("valid", path=path))
+    x_train, x_valid, _ = datasets.load_binarized_mnist_train_valid(path)
+    return x_train, x_valid
 
 
 def main(argv=None):

@@ -57,14 +57,7 @@ def parse_args(argv=None):
 
 
 def load_data(args):
-    if args.data is None:
-        x_train = datasets.load_binarized_mnist_small("train")
-        x_valid = datasets.load_binarized_mnist_small("valid")
-        source = "keras_genmodels shipped subset"
-    else:
-        x_train = datasets.load_binarized_mnist("train", path=args.data)
-        x_valid = datasets.load_binarized_mnist("valid", path=args.data)
-        source = args.data
+    x_train, x_valid, source = datasets.load_binarized_mnist_train_valid(args.data)
     if args.steps is not None:
         x_train = x_train[: args.steps * args.batch_size]
     if args.valid_limit is not None:

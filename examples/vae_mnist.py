@@ -70,14 +70,7 @@ def parse_args(argv=None):
 
 
 def load(args):
-    if args.data is None:
-        x_train = datasets.load_binarized_mnist_small("train")
-        x_valid = datasets.load_binarized_mnist_small("valid")
-        source = "shipped subset"
-    else:
-        x_train = datasets.load_binarized_mnist("train", path=args.data)
-        x_valid = datasets.load_binarized_mnist("valid", path=args.data)
-        source = args.data
+    x_train, x_valid, source = datasets.load_binarized_mnist_train_valid(args.data)
     if args.steps is not None:
         x_train = x_train[: args.steps * args.batch_size]
     return x_train, x_valid[: args.valid_limit], source

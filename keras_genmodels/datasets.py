@@ -322,6 +322,33 @@ def load_binarized_mnist_small(split="train"):
 
 
 # ------------------------------------------------------------ grey MNIST
+
+def load_binarized_mnist_train_valid(path=None):
+    """Train and valid binarized MNIST: the files at ``path``, else the shipped subset.
+
+    The loader the examples and benchmarks share: with ``path=None`` it needs
+    no network (:func:`load_binarized_mnist_small`); with a path it reads the
+    full splits through :func:`load_binarized_mnist`.
+
+    Args:
+        path: None, or a path accepted by :func:`load_binarized_mnist`
+            (an ``.npz`` with ``train``/``valid``, an ``.amat``/``.npy`` file or
+            a directory).
+
+    Returns:
+        ``(x_train, x_valid, source)``: ``float32`` arrays ``(n, 28, 28, 1)``
+        in ``{0, 1}`` and a short description of where they came from.
+
+    Example:
+
+    >>> x_train, x_valid, source = load_binarized_mnist_train_valid()
+    """
+    if path is None:
+        return (load_binarized_mnist_small("train"), load_binarized_mnist_small("valid"),
+                "keras_genmodels shipped subset")
+    return (load_binarized_mnist("train", path=path), load_binarized_mnist("valid", path=path),
+            str(path))
+
 def _mnist_from_npz(path, split):
     keys = _npz_keys(path)
     if {"x", "y"} <= keys:

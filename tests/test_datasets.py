@@ -269,3 +269,18 @@ def test_download_checksums_match_the_standard_data():
         for split in ("train", "valid"):
             digest = hashlib.sha256(_amat_bytes(data[split])).hexdigest()
             assert digest == datasets.BINARIZED_MNIST_SHA256[split], split
+
+
+def test_train_valid_loader_uses_the_subset_or_the_given_file(tmp_path):
+    x_train, x_valid, source = datasets.load_binarized_mnist_train_valid()
+    np.testing.assert_array_equal(x_train, datasets.load_binarized_mnist_small("train"))
+    np.testing.assert_array_equal(x_valid, datasets.load_binarized_mnist_small("valid"))
+    assert "subset" in source
+    rng = np.random.default_rng(3)
+    arrays = {s: (rng.random((n, 28, 28)) > 0.5).astype(np.uint8) for s, n in (("train", 4), ("valid", 2))}
+    path = tmp_path / "bm.npz"
+    np.savez(path, **arrays)
+    x_train, x_valid, source = datasets.load_binarized_mnist_train_valid(str(path))
+    np.testing.assert_array_equal(x_train[..., 0], arrays["train"])
+    np.testing.assert_array_equal(x_valid[..., 0], arrays["valid"])
+    assert source == str(path)
