@@ -35,6 +35,7 @@ Usage::
 
     python bench/masked_conv.py                 # full run (a few minutes on 2 cores)
     python bench/masked_conv.py --steps 3 --repeats 1 --tfp-steps 1   # quick check
+    python bench/masked_conv.py --onednn --models keras_io,fused --xla off
 
 Prints a table and one JSON line (prefix ``JSON:``).
 """
@@ -50,6 +51,10 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if "--onednn" in sys.argv:
+    # Read by TensorFlow at import. Its oneDNN kernels are off by default on
+    # CPUs without AVX-512 (e.g. AMD Zen 3, where this was measured).
+    os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
@@ -103,6 +108,17 @@ def _masked(kind, filters, kernel_size, mask_type, activation):
                         implementation=kind)
 
 
+def _pointwise(kind, filters, activation=None):
+    """A 1x1 convolution: ``keras.layers.Conv2D`` for keras.io, ours otherwise.
+
+    A 1x1 mask-B ``MaskedConv2D`` with one colour group is the same function
+    (every tap unmasked); the fused kernel computes it as a matrix product.
+    """
+    if kind == "keras_io":
+        return keras.layers.Conv2D(filters, 1, activation=activation)
+    return _masked(kind, filters, 1, "B", activation)
+
+
 def build_pixelcnn(kind, filters=64, blocks=5):
     """The keras.io PixelCNN (logits out) with masked convs of the given kind.
 
@@ -115,16 +131,16 @@ def build_pixelcnn(kind, filters=64, blocks=5):
     specs.append((7, 1, filters, "A"))
     for _ in range(blocks):
         h = keras.layers.ReLU()(x)
-        h = keras.layers.Conv2D(filters, 1, activation="relu")(h)
+        h = _pointwise(kind, filters, "relu")(h)
         h = _masked(kind, filters // 2, 3, "B", "relu")(h)
-        h = keras.layers.Conv2D(filters, 1, activation="relu")(h)
+        h = _pointwise(kind, filters, "relu")(h)
         x = keras.layers.add([x, h])
         specs += [(1, filters, filters, None), (3, filters, filters // 2, "B"),
                   (1, filters // 2, filters, None)]
     for _ in range(2):
         x = _masked(kind, filters, 1, "B", "relu")(x)
         specs.append((1, filters, filters, "B"))
-    out = keras.layers.Conv2D(1, 1)(x)
+    out = _pointwise(kind, 1)(x)
     specs.append((1, filters, 1, None))
     return keras.Model(inputs, out), specs
 
@@ -246,6 +262,8 @@ def main(argv=None):
     p.add_argument("--models", default="keras_io,tfp,reference,fused,fused_split,fused_xla",
                    help="comma-separated subset of keras_io,tfp,reference,fused,fused_split,fused_xla")
     p.add_argument("--xla", default="off,on", help="'off', 'on' or 'off,on' (step jit_compile)")
+    p.add_argument("--onednn", action="store_true",
+                   help="set TF_ENABLE_ONEDNN_OPTS=1 (TensorFlow's oneDNN CPU kernels) for every model")
     args = p.parse_args(argv)
 
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
@@ -330,6 +348,7 @@ def main(argv=None):
     result = {
         "benchmark": "masked_conv_training", "batch": args.batch, "filters": args.filters,
         "blocks": args.blocks, "steps": args.steps, "repeats": args.repeats,
+        "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default"),
         "peak_conv_gflops": peak, "peak_rss_mb": peak_rss_mb,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "tensorflow": tf.__version__, "keras": keras.__version__,

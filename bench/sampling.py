@@ -6,7 +6,7 @@ weights, which does not change the cost):
 
 * ``cached``: ``PixelCNN.sample(n, method="cached")``, the fast sampler of
   Ramachandran et al. (2017): every layer evaluated only at the new pixel
-  from cached activations, one compiled loop per row;
+  from cached activations, one XLA-compiled loop over the image;
 * ``naive``: ``PixelCNN.sample(n, method="naive")``, one compiled full
   forward pass per pixel (per channel for RGB);
 * ``keras_io``: the keras.io PixelCNN example's loop, ``model.predict`` of
@@ -18,7 +18,9 @@ weights, which does not change the cost):
 
 Configurations: ``binary`` (28x28x1, Bernoulli) and ``rgb256`` (32x32x3,
 a 256-way softmax per channel, R -> G -> B; the filter count is rounded up
-to a multiple of 6, i.e. 66, for the colour groups).
+to a multiple of 6, i.e. 66, for the colour groups); ``row_lstm`` and
+``diagonal_bilstm``: a default-size ``PixelRNN`` on 28x28x1 binary images
+(cached and naive only).
 
 The naive, cached and keras.io timings are measured in this process as the
 median of ``--repeats`` runs (compilation excluded: a warm-up call for
@@ -31,6 +33,7 @@ table and one JSON line.
 
     python bench/sampling.py                        # full run (minutes; TFP longest)
     python bench/sampling.py --skip-tfp --repeats 3
+    python bench/sampling.py --configs row_lstm,diagonal_bilstm --methods cached,naive
     python bench/sampling.py --quick                # tiny sizes: checks that it runs
 """
 
@@ -53,8 +56,13 @@ import numpy as np  # noqa: E402
 CONFIGS = {
     "binary": dict(image_shape=(28, 28, 1), likelihood="bernoulli"),
     "rgb256": dict(image_shape=(32, 32, 3), likelihood="categorical"),
+    # PixelRNN at its default size (cached and naive only).
+    "row_lstm": dict(image_shape=(28, 28, 1), likelihood="bernoulli", rnn=True),
+    "diagonal_bilstm": dict(image_shape=(28, 28, 1), likelihood="bernoulli", rnn=True),
 }
-QUICK_SHAPES = {"binary": (6, 6, 1), "rgb256": (4, 4, 3)}
+QUICK_SHAPES = {"binary": (6, 6, 1), "rgb256": (4, 4, 3), "row_lstm": (5, 5, 1),
+                "diagonal_bilstm": (5, 5, 1)}
+PIXELCNN_ONLY = ("keras_io", "tfp")
 METHODS = ("cached", "naive", "keras_io", "tfp")
 
 
@@ -100,6 +108,8 @@ def build_model(args, config):
     from keras_genmodels import models
 
     shape = image_shape(args, config)
+    if CONFIGS[config].get("rnn"):
+        return models.PixelRNN(shape, kind=config, likelihood=CONFIGS[config]["likelihood"], seed=0)
     filters = args.filters
     if shape[-1] > 1:
         filters = -(-filters // (2 * shape[-1])) * 2 * shape[-1]
@@ -220,6 +230,8 @@ def main(argv=None):
     for config in args.configs:
         results[config] = {}
         for method in args.methods:
+            if CONFIGS[config].get("rnn") and method in PIXELCNN_ONLY:
+                continue
             if method == "tfp":
                 # Slow to build and run: a child process with a time limit (its
                 # first call, compilation included, is the time reported).

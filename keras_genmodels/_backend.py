@@ -253,18 +253,19 @@ def input_gradients(fn, x):
     )
 
 
-def compile_function(fn):
+def compile_function(fn, jit_compile=False):
     """Compile a pure inference function of tensors (no gradients, no state updates).
 
     ``tf.function`` on TensorFlow (retracing only on new shapes / Python
-    values), ``jax.jit`` on JAX, the function itself elsewhere. Used by the
-    autoregressive samplers, which call the network once per pixel.
+    values; ``jit_compile=True`` compiles the whole graph with XLA),
+    ``jax.jit`` on JAX (always XLA), the function itself elsewhere. Used by
+    the autoregressive samplers.
     """
     name = backend()
     if name == "tensorflow":
         import tensorflow as tf
 
-        return tf.function(fn, reduce_retracing=True)
+        return tf.function(fn, reduce_retracing=True, jit_compile=bool(jit_compile))
     if name == "jax":
         import jax
 

@@ -45,20 +45,39 @@ from keras_genmodels import _backend
 from keras_genmodels.layers.gated import gate
 
 
-def _pixel_params_fn(model):
-    """A compiled ``(x, condition, i, j) -> params[:, i, j, :]`` for ``model`` (cached)."""
-    fn = getattr(model, "_naive_pixel_params_fn", None)
+# Both samplers make their random draws inside XLA (``jax.jit`` on JAX,
+# ``jit_compile=True`` on TensorFlow), so they use the same stateless
+# random-number algorithm and draw the same values from the same seeds. The
+# cached sampler's whole loop over rows and pixels is one XLA computation: on
+# TensorFlow's graph executor the per-op overhead dominates (its matrices are
+# only (n, filters)) and the loop runs ~5x slower.
+_JIT = True
+
+
+def _naive_step_fn(model):
+    """A compiled ``(x, condition, i, j, base_seed, t) -> values`` for ``model`` (cached).
+
+    One full forward pass (TensorFlow's graph executor: its convolutions
+    beat XLA's on CPU), then the draw of step ``t`` from the parameters at
+    pixel ``(i, j)``, compiled with XLA like the cached sampler's loop.
+    """
+    fn = getattr(model, "_naive_step_fn", None)
     if fn is None:
-        def pixel_params(x, condition, i, j):
+        def draw(params, base, t):
+            return model.likelihood.sample(params, seed=_step_seed(base, t))
+
+        draw = _backend.compile_function(draw, jit_compile=_JIT)
+
+        def step(x, condition, i, j, base, t):
             if condition is None:
                 params = model(x, training=False)
             else:
                 params = model(x, condition=condition, training=False)
-            row = ops.take(params, i, axis=1)
-            return ops.take(row, j, axis=1)
+            params = ops.take(ops.take(params, i, axis=1), j, axis=1)
+            return draw(ops.reshape(params, (x.shape[0], 1, 1, -1)), base, t)
 
-        fn = _backend.compile_function(pixel_params)
-        object.__setattr__(model, "_naive_pixel_params_fn", fn)
+        fn = _backend.compile_function(step)
+        object.__setattr__(model, "_naive_step_fn", fn)
     return fn
 
 
@@ -80,7 +99,7 @@ def naive_sample(model, n, seed=None, verbose=1, condition=None):
     height, width, channels = model.image_shape
     groups = model.sampling_channel_groups
     base = _base_seed(model, seed)
-    fn = _pixel_params_fn(model)
+    fn = _naive_step_fn(model)
     x = np.zeros((n, height, width, channels), "float32")
     total = height * width * len(groups)
     progbar = keras.utils.Progbar(total, unit_name="step") if verbose else None
@@ -88,12 +107,9 @@ def naive_sample(model, n, seed=None, verbose=1, condition=None):
     for i in range(height):
         for j in range(width):
             for chans in groups:
-                params = fn(ops.convert_to_tensor(x), condition,
-                            ops.convert_to_tensor(i, "int32"), ops.convert_to_tensor(j, "int32"))
-                params = ops.reshape(params, (n, 1, 1, -1))
-                t = ops.convert_to_tensor(step, "int32")
-                values = ops.convert_to_numpy(
-                    model.likelihood.sample(params, seed=_step_seed(base, t)))
+                values = ops.convert_to_numpy(fn(
+                    ops.convert_to_tensor(x), condition, ops.convert_to_tensor(i, "int32"),
+                    ops.convert_to_tensor(j, "int32"), base, ops.convert_to_tensor(step, "int32")))
                 x[:, i, j, chans] = values[:, 0, 0, chans]
                 step += 1
                 if progbar is not None:
@@ -159,10 +175,11 @@ def _step_seed(base, t):
 #
 # The masked-out taps are never multiplied, and every buffer entry read
 # holds a finite value (zeros or earlier activations), so an unfilled entry
-# cannot turn into NaN. The pixels of a row are one compiled ``ops.fori_loop``
-# (in-loop updates touch only the one-row buffers); the rows are a Python
-# loop (progress bar), and each row ends by writing its buffers into the
-# caches. The colour channels of a pixel with per-channel conditionals are
+# cannot turn into NaN. The pixels of a row are an ``ops.fori_loop`` (in-loop
+# updates touch only the one-row buffers) inside a loop over the rows; each
+# row ends by writing its buffers into the caches. The whole image is one
+# XLA computation (a few calls with ``verbose=1``, for the progress
+# bar). The colour channels of a pixel with per-channel conditionals are
 # sampled one after another, recomputing that pixel each time.
 
 
@@ -388,7 +405,7 @@ def _gated_pixel(model, weights, loop, j, to_horizontal):
 
 
 def _row_function(model, n, forced):
-    """Compiled ``(weights, state, i, base_seed, condition) -> state``: generates row ``i``.
+    """``(weights, state, i, base_seed, condition) -> state``: generates row ``i``.
 
     With ``forced`` (teacher forcing, for tests) the pixel values are read
     from ``state["forced"]`` instead of sampled, and the parameters of every
@@ -450,7 +467,17 @@ def _row_function(model, n, forced):
             state["params"] = ops.slice_update(state["params"], (z, i, z, z), loop["params"])
         return state
 
-    return _backend.compile_function(row)
+    return row
+
+
+def _rows_function(model, n, forced):
+    """Compiled ``(weights, state, start, stop, base_seed, condition) -> state``: rows ``start..stop-1``."""
+    row = _row_function(model, n, forced)
+
+    def rows(weights, state, start, stop, base, condition):
+        return ops.fori_loop(start, stop, lambda i, st: row(weights, st, i, base, condition), state)
+
+    return _backend.compile_function(rows, jit_compile=_JIT)
 
 
 def _run_rows(model, n, seed, verbose, condition, forced=None):
@@ -460,19 +487,25 @@ def _run_rows(model, n, seed, verbose, condition, forced=None):
     state = _init_state(model, n, forced)
     if condition is not None:
         condition = ops.cast(ops.convert_to_tensor(condition), "float32")
-    functions = getattr(model, "_cached_row_fns", None)
+    functions = getattr(model, "_cached_rows_fns", None)
     if functions is None:
         functions = {}
-        object.__setattr__(model, "_cached_row_fns", functions)
+        object.__setattr__(model, "_cached_rows_fns", functions)
     key = (n, forced is not None)
     if key not in functions:
-        functions[key] = _row_function(model, n, forced is not None)
+        functions[key] = _rows_function(model, n, forced is not None)
     fn = functions[key]
+    # Silent: one call for the whole image. Verbose: at most 8 calls (each
+    # costs ~15 ms of launch overhead on CPU), one progress update each; the
+    # row range is a tensor argument, so this is the same compiled function.
+    step = -(-height // 8) if verbose else height
+    bounds = [(i, min(i + step, height)) for i in range(0, height, step)]
     progbar = keras.utils.Progbar(height, unit_name="row") if verbose else None
-    for i in range(height):
-        state = fn(weights, state, ops.convert_to_tensor(i, "int32"), base, condition)
+    for start, stop in bounds:
+        state = fn(weights, state, ops.convert_to_tensor(start, "int32"),
+                   ops.convert_to_tensor(stop, "int32"), base, condition)
         if progbar is not None:
-            progbar.update(i + 1)
+            progbar.update(stop)
     return state
 
 

@@ -201,6 +201,17 @@ def _fused_impl(x, kernel, bias, residual, *, mask_type, color_groups, activatio
     dh, dw = dilation
     uses_centre = mask_type == "B" or color_groups > 1
     ncols = cw + (1 if uses_centre else 0)
+    if kh == 1 and kw == 1:
+        # A 1x1 convolution is a matrix product over the channels (the mask,
+        # if any, acts on the in x out matrix): a GEMM and its two GEMM
+        # gradients instead of a convolution and its backprop kernels.
+        mask = causal_mask((1, 1), cin, cout, mask_type, color_groups)[0, 0]
+        k = kernel[0, 0]
+        if not mask.all():
+            k = k * ops.cast(mask, k.dtype)
+        shape = ops.shape(x)
+        h = ops.reshape(ops.matmul(ops.reshape(x, (-1, cin)), k), tuple(shape[:-1]) + (cout,))
+        return _epilogue(h, bias, activation, gated, color_groups, residual)
     if method == "shifted" and ch > 0:
         # One "down-shifted" conv over rows i - ch .. i: the rows below the
         # centre are never computed; the current row's right part is masked.
@@ -228,11 +239,6 @@ def _fused_impl(x, kernel, bias, residual, *, mask_type, color_groups, activatio
         xr = ops.pad(xr, [[0, 0], [0, 0], [cw * dw, 0], [0, 0]])
         r = ops.conv(xr, row_kernel, strides=1, padding="valid", dilation_rate=(dh, dw))
         h = r if h is None else h + r
-    if h is None:
-        # A 1x1 mask-A kernel with one colour group sees nothing: the output
-        # is the bias. Computed as the (all-zero) masked 1x1 conv so that the
-        # kernel still receives its (zero) gradient.
-        h = ops.conv(x, kernel * 0, strides=1, padding="valid")
     return _epilogue(h, bias, activation, gated, color_groups, residual)
 
 

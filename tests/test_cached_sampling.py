@@ -107,12 +107,12 @@ def test_cache_size_does_not_depend_on_progress():
     # returns buffers of exactly the same shapes.
     model, _ = _model("plain_categorical_rgb")
     state = sampling._init_state(model, 2)
-    fn = sampling._row_function(model, 2, False)
+    fn = sampling._rows_function(model, 2, False)
     weights = sampling._weights(model)
     base = sampling._base_seed(model, 0)
     shapes = [tuple(t.shape) for t in _flatten(state)]
     for i in range(model.image_shape[0]):
-        state = fn(weights, state, np.int32(i), base, None)
+        state = fn(weights, state, np.int32(i), np.int32(i + 1), base, None)
         assert [tuple(t.shape) for t in _flatten(state)] == shapes
     height, width, channels = model.image_shape
     pad = model.kernel_size // 2

@@ -317,8 +317,8 @@ class PixelCNN(DensityModel):
             verbose: 1 shows a ``keras.utils.Progbar``; 0 is silent.
             method: ``"cached"`` (default): the fast sampler of Ramachandran
                 et al. (2017), which evaluates every layer only at the new
-                pixel from cached activations of the earlier ones (a compiled
-                loop per row; see ``keras_genmodels.sampling.cached_sample``).
+                pixel from cached activations of the earlier ones (one
+                XLA-compiled loop over the image; see ``keras_genmodels.sampling.cached_sample``).
                 ``"naive"``: ``H * W * G`` full forward passes (``G`` = 1 or
                 the number of channels) through a compiled function, the
                 reference. With the same int ``seed`` both give the same
