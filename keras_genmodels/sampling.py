@@ -470,43 +470,61 @@ def _row_function(model, n, forced):
     return row
 
 
-def _rows_function(model, n, forced):
-    """Compiled ``(weights, state, start, stop, base_seed, condition) -> state``: rows ``start..stop-1``."""
-    row = _row_function(model, n, forced)
+def _rows_function(row):
+    """Compile ``row(weights, state, i, base_seed, *args) -> state`` into a loop over a row range.
 
-    def rows(weights, state, start, stop, base, condition):
-        return ops.fori_loop(start, stop, lambda i, st: row(weights, st, i, base, condition), state)
+    The result is ``(weights, state, start, stop, base_seed, *args) -> state``
+    running rows ``start .. stop - 1``: one XLA computation (see ``_JIT``).
+    """
+    def rows(weights, state, start, stop, base, *args):
+        return ops.fori_loop(start, stop, lambda i, st: row(weights, st, i, base, *args), state)
 
     return _backend.compile_function(rows, jit_compile=_JIT)
 
 
-def _run_rows(model, n, seed, verbose, condition, forced=None):
-    height = model.image_shape[0]
-    base = _base_seed(model, seed)
-    weights = _weights(model)
-    state = _init_state(model, n, forced)
-    if condition is not None:
-        condition = ops.cast(ops.convert_to_tensor(condition), "float32")
+def _run_row_loop(model, make_row, key, weights, state, base, verbose, *args):
+    """Generate every row of ``model``'s image with a compiled row loop (shared by the cached samplers).
+
+    Args:
+        model: the model; its compiled loops are kept on it, one per ``key``.
+        make_row: ``() -> row`` building the (uncompiled) row function, called
+            once per ``key``.
+        key: hashable, what the row function depends on (``n``, forced...).
+        weights, state: the nested tensors passed to the row function.
+        base: the ``(2,)`` base seed.
+        verbose: 0: one call for the whole image; 1: at most 8 calls (each
+            costs ~15 ms of launch overhead on CPU) with a progress bar. The
+            row range is a tensor argument: the same compiled function.
+        *args: further arguments of the row function (the condition).
+
+    Returns:
+        The final state.
+    """
     functions = getattr(model, "_cached_rows_fns", None)
     if functions is None:
         functions = {}
         object.__setattr__(model, "_cached_rows_fns", functions)
-    key = (n, forced is not None)
     if key not in functions:
-        functions[key] = _rows_function(model, n, forced is not None)
+        functions[key] = _rows_function(make_row())
     fn = functions[key]
-    # Silent: one call for the whole image. Verbose: at most 8 calls (each
-    # costs ~15 ms of launch overhead on CPU), one progress update each; the
-    # row range is a tensor argument, so this is the same compiled function.
+    height = model.image_shape[0]
     step = -(-height // 8) if verbose else height
-    bounds = [(i, min(i + step, height)) for i in range(0, height, step)]
     progbar = keras.utils.Progbar(height, unit_name="row") if verbose else None
-    for start, stop in bounds:
+    for start in range(0, height, step):
+        stop = min(start + step, height)
         state = fn(weights, state, ops.convert_to_tensor(start, "int32"),
-                   ops.convert_to_tensor(stop, "int32"), base, condition)
+                   ops.convert_to_tensor(stop, "int32"), base, *args)
         if progbar is not None:
             progbar.update(stop)
     return state
+
+
+def _run_rows(model, n, seed, verbose, condition, forced=None):
+    if condition is not None:
+        condition = ops.cast(ops.convert_to_tensor(condition), "float32")
+    return _run_row_loop(model, lambda: _row_function(model, n, forced is not None),
+                    (n, forced is not None), _weights(model), _init_state(model, n, forced),
+                    _base_seed(model, seed), verbose, condition)
 
 
 def cached_sample(model, n, seed=None, verbose=1, condition=None):

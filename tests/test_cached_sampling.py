@@ -107,7 +107,7 @@ def test_cache_size_does_not_depend_on_progress():
     # returns buffers of exactly the same shapes.
     model, _ = _model("plain_categorical_rgb")
     state = sampling._init_state(model, 2)
-    fn = sampling._rows_function(model, 2, False)
+    fn = sampling._rows_function(sampling._row_function(model, 2, False))
     weights = sampling._weights(model)
     base = sampling._base_seed(model, 0)
     shapes = [tuple(t.shape) for t in _flatten(state)]

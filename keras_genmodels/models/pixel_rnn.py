@@ -1,10 +1,8 @@
 """PixelRNN (van den Oord et al., 2016): Row LSTM and Diagonal BiLSTM image models."""
 
-import keras
 import numpy as np
 from keras import ops
 
-from keras_genmodels import _backend
 from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels import sampling as sampling_lib
 from keras_genmodels._api import register
@@ -576,40 +574,11 @@ def _rnn_row_function(model, n, forced):
     return row
 
 
-def _rnn_rows_function(model, n, forced):
-    """Compiled ``(weights, state, start, stop, base_seed) -> state``: rows ``start..stop-1``."""
-    row = _rnn_row_function(model, n, forced)
-
-    def rows(weights, state, start, stop, base):
-        return ops.fori_loop(start, stop, lambda i, st: row(weights, st, i, base), state)
-
-    return _backend.compile_function(rows, jit_compile=sampling_lib._JIT)
-
-
 def _run_rnn_rows(model, n, seed, verbose, forced=None):
-    height = model.image_shape[0]
-    base = sampling_lib._base_seed(model, seed)
-    weights = _rnn_weights(model)
-    state = _rnn_init_state(model, n, forced)
-    functions = getattr(model, "_rnn_cached_fns", None)
-    if functions is None:
-        functions = {}
-        object.__setattr__(model, "_rnn_cached_fns", functions)
-    key = (n, forced is not None)
-    if key not in functions:
-        functions[key] = _rnn_rows_function(model, n, forced is not None)
-    fn = functions[key]
-    # Silent: one call for the whole image; verbose: at most 8 calls of the
-    # same compiled function (the row range is a tensor argument).
-    step = -(-height // 8) if verbose else height
-    progbar = keras.utils.Progbar(height, unit_name="row") if verbose else None
-    for start in range(0, height, step):
-        stop = min(start + step, height)
-        state = fn(weights, state, ops.convert_to_tensor(start, "int32"),
-                   ops.convert_to_tensor(stop, "int32"), base)
-        if progbar is not None:
-            progbar.update(stop)
-    return state
+    return sampling_lib._run_row_loop(
+        model, lambda: _rnn_row_function(model, n, forced is not None), (n, forced is not None),
+        _rnn_weights(model), _rnn_init_state(model, n, forced), sampling_lib._base_seed(model, seed),
+        verbose)
 
 
 def cached_sample(model, n, seed=None, verbose=1):
