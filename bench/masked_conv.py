@@ -15,7 +15,10 @@ conv; ``--filters`` 64, batch 64) written four ways, each with and without
   into the kernel inside the op, no state change);
 * ``fused``: ``MaskedConv2D(implementation="fused")`` with its default
   method on this device (``"shifted"`` on CPU: one conv over the rows up to
-  the current one, no work on the rows below); ``fused_split``: the same with
+  the current one, no work on the rows below), on TensorFlow with the native
+  ops of ``kernels/_tensorflow.py`` (fusable ``BiasAdd``, explicit padding,
+  input gradient as a forward conv); ``fused_ops``: the same kernel through
+  ``keras.ops`` only (what the JAX backend runs); ``fused_split``: the same with
   ``method="split"`` (rows-above conv + current-row conv: no masked tap at
   all); ``fused_xla``: the fused kernel compiled with XLA on its own inside
   an otherwise plain step (relevant when the step itself is not compiled).
@@ -63,6 +66,7 @@ import tensorflow as tf  # noqa: E402
 from keras_genmodels.kernels import conv_flops  # noqa: E402
 from keras_genmodels.kernels import masked_conv2d  # noqa: E402
 from keras_genmodels.kernels.masked_conv import _resolve_method  # noqa: E402
+from keras_genmodels.kernels.masked_conv import _run  # noqa: E402
 from keras_genmodels.layers import MaskedConv2D  # noqa: E402
 
 H = W = 28
@@ -98,12 +102,22 @@ class _SplitMaskedConv2D(MaskedConv2D):
                              activation=self.activation, method="split")
 
 
+class _OpsMaskedConv2D(MaskedConv2D):
+    """MaskedConv2D's fused kernel written in ``keras.ops`` only (no TensorFlow-native ops)."""
+
+    def call(self, inputs):
+        return _run("fused", inputs, self.kernel, self.bias, self.mask_type, self.color_groups,
+                    self.activation, False, None, self.dilation_rate, False, native=False)
+
+
 def _masked(kind, filters, kernel_size, mask_type, activation):
     if kind == "keras_io":
         return PixelConvLayer(mask_type=mask_type, filters=filters, kernel_size=kernel_size,
                               padding="same", activation=activation)
     if kind == "fused_split":
         return _SplitMaskedConv2D(filters, kernel_size, mask_type=mask_type, activation=activation)
+    if kind == "fused_ops":
+        return _OpsMaskedConv2D(filters, kernel_size, mask_type=mask_type, activation=activation)
     return MaskedConv2D(filters, kernel_size, mask_type=mask_type, activation=activation,
                         implementation=kind)
 
@@ -259,15 +273,16 @@ def main(argv=None):
     p.add_argument("--blocks", type=int, default=5)
     p.add_argument("--tfp-resnets", type=int, default=2)
     p.add_argument("--tfp-steps", type=int, default=2, help="steps per repeat for TFP (slow)")
-    p.add_argument("--models", default="keras_io,tfp,reference,fused,fused_split,fused_xla",
-                   help="comma-separated subset of keras_io,tfp,reference,fused,fused_split,fused_xla")
+    p.add_argument("--models", default="keras_io,tfp,reference,fused,fused_ops,fused_split,fused_xla",
+                   help="comma-separated subset of keras_io,tfp,reference,fused,fused_ops,"
+                        "fused_split,fused_xla")
     p.add_argument("--xla", default="off,on", help="'off', 'on' or 'off,on' (step jit_compile)")
     p.add_argument("--onednn", action="store_true",
                    help="set TF_ENABLE_ONEDNN_OPTS=1 (TensorFlow's oneDNN CPU kernels) for every model")
     args = p.parse_args(argv)
 
     kinds = [k.strip() for k in args.models.split(",") if k.strip()]
-    allowed = {"keras_io", "tfp", "reference", "fused", "fused_split", "fused_xla"}
+    allowed = {"keras_io", "tfp", "reference", "fused", "fused_ops", "fused_split", "fused_xla"}
     if not set(kinds) <= allowed:
         raise ValueError(f"--models must be a subset of {sorted(allowed)}. Received: {args.models}")
     xla_modes = [{"off": False, "on": True}[m.strip()] for m in args.xla.split(",")]

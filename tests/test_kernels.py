@@ -139,6 +139,38 @@ def test_gated_residual_activation_match_composition(groups, method):
         _assert_close(a, b, F32_TOL)
 
 
+@pytest.mark.parametrize("k,gated", [(1, False), (1, True), (3, True), (7, False)])
+def test_tensorflow_native_ops_match_keras_ops_path(k, gated):
+    """The TensorFlow-native fast path (BiasAdd, explicit padding, input gradient
+    as a forward conv) equals the keras.ops path, in a graph-mode training step
+    (where grappler fuses ops), values and gradients."""
+    from keras_genmodels.kernels.masked_conv import _run
+
+    groups = 3
+    x, kernel, bias = _data(k, groups, cin=6, cout=12, seed=k + 10)
+    residual = tf.constant(np.random.default_rng(3).standard_normal((2, 7, 6, 6 if gated else 12)),
+                           "float32")
+
+    x, kernel, bias = (tf.constant(a) for a in (x, kernel, bias))
+    cot = tf.constant(np.random.default_rng(1).standard_normal(residual.shape), "float32")
+
+    def step(native):
+        @tf.function
+        def run(x, kernel, bias):
+            with tf.GradientTape() as tape:
+                tape.watch([x, kernel, bias])
+                y = _run("fused", x, kernel, bias, "A" if k == 7 else "B", groups,
+                         None if gated else "relu", gated, residual, 1, False,
+                         method="shifted", native=native)
+                loss = tf.reduce_sum(y * cot)
+            return [y] + tape.gradient(loss, [x, kernel, bias])
+
+        return [np.asarray(t) for t in run(x, kernel, bias)]
+
+    for a, b in zip(step(True), step(False)):
+        _assert_close(a, b, F32_TOL)
+
+
 @pytest.mark.parametrize("method", ["split", "shifted"])
 def test_autoregressive_gradients_fused_path(method):
     """d out[b, i, j, group g] / d x is zero exactly for x later in raster/colour order."""
