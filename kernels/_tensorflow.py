@@ -1,4 +1,4 @@
-"""TensorFlow-native pieces of the fused masked convolution (graph mode, no XLA).
+"""TensorFlow-native pieces of the fused masked convolution.
 
 On TensorFlow without XLA (``model.fit`` on a CPU-only machine: Keras leaves
 ``jit_compile`` off there) each op runs as TensorFlow's own kernel, and three
@@ -21,7 +21,10 @@ choices that ``keras.ops`` cannot express make a measurable difference
   (``TF_ENABLE_ONEDNN_OPTS=1``), which is then ~1.1x slower end to end.
 
 The functions compute exactly what the ``keras.ops`` path of
-``masked_conv.py`` computes; the parity tests run both.
+``masked_conv.py`` computes; the parity tests run both. They are also valid
+inside a caller's XLA-compiled step (``jit_compile=True``, Keras' default on
+GPU), where they measured no slower than the ``keras.ops`` path; the kernel's
+own ``compile=True`` keeps the ``keras.ops`` path.
 """
 
 import tensorflow as tf

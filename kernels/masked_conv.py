@@ -31,7 +31,8 @@ True)`` on TensorFlow, ``jax.jit`` on JAX) fuses them with the convolutions.
 The code is ``keras.ops``, except two backend-specific parts: the compile
 step, and on TensorFlow three native ops that ``keras.ops`` cannot express
 (``_tensorflow.py``: a fusable ``BiasAdd``, explicit conv padding, the input
-gradient as a forward conv; ~1.15x faster training on CPU, same values). XLA is *not* always faster: on the 2-core CPU this package is tested on
+gradient as a forward conv; ~1.15x faster training on CPU, same values).
+XLA is *not* always faster: on the 2-core CPU this package is tested on
 a separately compiled kernel is slower than TensorFlow's oneDNN convolutions
 (see ``bench/masked_conv.py``), so ``compile="auto"`` compiles only when an
 accelerator (GPU/TPU) is present.
@@ -202,7 +203,7 @@ def _native_tf():
 
 def _fused_impl(x, kernel, bias, residual, *, mask_type, color_groups, activation, gated, dilation,
                 method="split", native=False):
-    """The fused kernel; ``native=True`` (TensorFlow, not under XLA) uses ``_tensorflow.py``'s ops."""
+    """The fused kernel; ``native=True`` (TensorFlow only) uses ``_tensorflow.py``'s ops."""
     from keras_genmodels.layers.masked_conv import causal_mask
 
     kh, kw, cin, cout = (int(d) for d in kernel.shape)
@@ -369,8 +370,7 @@ def _run(impl_name, x, kernel, bias, mask_type, color_groups, activation, gated,
     mask_type = _check(x, kernel, bias, mask_type, color_groups, gated, residual)
     dilation = _normalize_pair(dilation_rate, "dilation_rate")
     method = _resolve_method(method) if impl_name == "fused" else None
-    compile = _resolve_compile(compile)
-    if compile:
+    if _resolve_compile(compile):
         static = (
             ("mask_type", mask_type),
             ("color_groups", int(color_groups)),
