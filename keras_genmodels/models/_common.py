@@ -112,9 +112,8 @@ class DataErrorsAsValueError:
     @staticmethod
     def _stop_on_failed_check(args, kwargs, position):
         # JAX: stop fit/evaluate after the first batch failing a data check
-        # (the batch leaves the model unchanged; see _backend.check).
-        if _backend.backend() != "jax":
-            return args, kwargs
+        # (the batch leaves the model unchanged; see _backend.check). The
+        # callback does nothing on the backends whose checks raise at once.
         if len(args) > position:
             args = list(args)
             args[position] = list(args[position] or []) + [_backend.StopOnFailedCheck()]

@@ -1,0 +1,173 @@
+"""TensorFlow: gradient tapes, graph assertions, ``tf.function`` and ``tf.distribute``."""
+
+import weakref
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+# Messages of the graph assertions created by ``record_check``; a failed one is
+# recognised by its message and re-raised as a ValueError.
+_GRAPH_CHECK_MESSAGES = set()
+
+# The assertions recorded in each graph being traced. A graph assertion is not
+# ordered before variable updates by itself, so without the control
+# dependencies below a batch with NaNs would fail the step *and* write NaNs
+# into the weights.
+_GRAPH_ASSERTIONS = weakref.WeakKeyDictionary()
+
+
+def num_replicas():
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def strategy_scope(model):
+    """The scope of the ``tf.distribute`` strategy ``model`` was created under.
+
+    Optimizers (and their slots) must be created under the same strategy as
+    the model's variables. Keras' ``compile`` leaves that to the user; the
+    adversarial models create their optimizers from names/configs and wrap
+    them in ``LossScaleOptimizer`` inside this scope, so that ``compile``
+    works inside or outside ``strategy.scope()``.
+    """
+    return model.distribute_strategy.scope()
+
+
+def check_optimizer_strategy(model, optimizer, name="optimizer"):
+    """``ValueError`` if ``optimizer`` was created outside ``model``'s ``tf.distribute`` strategy.
+
+    Such an optimizer keeps one (non-mirrored) iteration counter that every
+    replica increments, so e.g. Adam's bias correction silently goes wrong.
+    """
+    with model.distribute_strategy.scope():
+        if not tf.distribute.has_strategy():
+            return  # the default (no) strategy
+        strategy = tf.distribute.get_strategy()
+    if not isinstance(optimizer.iterations.value, tf.distribute.DistributedValues):
+        raise ValueError(
+            f"{name} was created outside the scope of the {type(strategy).__name__} the model "
+            f"was created under; its variables would not be mirrored. Create the optimizer "
+            f"inside `with strategy.scope():` (or pass its name / config). Received: "
+            f"{name}={optimizer!r}"
+        )
+
+
+def is_eager(x):
+    return tf.executing_eagerly() and not isinstance(x, keras.KerasTensor)
+
+
+def record_check(condition, message):
+    _GRAPH_CHECK_MESSAGES.add(message)
+    assertion = tf.debugging.Assert(tf.reduce_all(condition), [message])
+    graph = tf.compat.v1.get_default_graph()
+    _GRAPH_ASSERTIONS.setdefault(graph, []).append(assertion)
+
+
+def _graph_assertions():
+    if tf.executing_eagerly():
+        return []
+    return list(_GRAPH_ASSERTIONS.get(tf.compat.v1.get_default_graph(), ()))
+
+
+def _after(assertions, tensors):
+    """``tensors`` (a structure) recomputed only once ``assertions`` have passed."""
+    if not assertions:
+        return tensors
+
+    def gate(t):
+        if t is None:
+            return t
+        if isinstance(t, tf.IndexedSlices):
+            with tf.control_dependencies(assertions):
+                return tf.IndexedSlices(tf.identity(t.values), t.indices, t.dense_shape)
+        with tf.control_dependencies(assertions):
+            return tf.identity(t)
+
+    return tf.nest.map_structure(gate, tensors)
+
+
+def failed_check_message(error):
+    if isinstance(error, tf.errors.InvalidArgumentError):
+        text = str(error)
+        for message in sorted(_GRAPH_CHECK_MESSAGES, key=len, reverse=True):
+            if message in text:
+                return message
+    return None
+
+
+def pop_failed_checks():
+    return []
+
+
+class StopOnFailedCheck(keras.callbacks.Callback):
+    """A no-op here: a failed graph assertion stops the step by itself."""
+
+
+def checked_step(model, step, args, prepare):
+    """``step(*state, prepare(data))`` run only once ``prepare``'s data checks pass.
+
+    ``prepare`` validates the batch with :func:`check` (graph assertions while
+    ``fit`` traces the step) and returns the batch the step should see; every
+    tensor of it is gated on those assertions, so nothing the step computes
+    from the data — gradients, optimizer and metric updates — runs for a
+    failing batch.
+    """
+    *state, data = args
+    before = len(_graph_assertions())
+    data = prepare(data)
+    data = _after(_graph_assertions()[before:], data)
+    return step(*state, data)
+
+
+def keras_step(kind):
+    """A stateful ``train_step``/``test_step`` runs as it is on TensorFlow (see ``jax.keras_step``)."""
+    if kind not in ("train", "test"):
+        raise ValueError(f"kind must be 'train' or 'test'. Received: kind={kind!r}")
+    return lambda step: step
+
+
+def minimize(optimizer, loss_fn, variables):
+    """Take one optimizer step that lowers ``loss_fn()`` over ``variables``.
+
+    Args:
+        optimizer: a ``keras.optimizers.Optimizer`` (a ``LossScaleOptimizer``
+            under mixed precision is handled: the loss is scaled before
+            differentiation and the optimizer unscales the gradients).
+        loss_fn: callable with no arguments returning ``(loss, aux)`` where
+            ``loss`` is a scalar tensor (the mean over the per-replica batch)
+            and ``aux`` anything the caller wants back (e.g. a dict of metric
+            values).
+        variables: list of the ``keras.Variable`` s to update.
+
+    Returns:
+        ``(loss, aux)`` as computed by ``loss_fn`` (unscaled).
+
+    Under a ``tf.distribute`` strategy each replica's loss is divided by the
+    number of replicas, as Keras' own trainer does, so that the all-reduced
+    (summed) gradient is the gradient of the global-batch mean.
+    """
+    variables = list(variables)
+    with tf.GradientTape() as tape:
+        loss, aux = loss_fn()
+        scaled = ops.cast(loss, "float32") / num_replicas()
+        scaled = optimizer.scale_loss(scaled)
+    grads = tape.gradient(scaled, variables)
+    grads = _after(_graph_assertions(), grads)
+    optimizer.apply_gradients(zip(grads, variables))
+    return loss, aux
+
+
+def input_gradients(fn, x):
+    """Gradient of ``sum(fn(x))`` with respect to the input ``x`` (differentiable)."""
+    x = tf.convert_to_tensor(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        total = tf.reduce_sum(tf.cast(fn(x), "float32"))
+    return tape.gradient(total, x)
+
+
+def compile_function(fn, jit_compile=False):
+    """``tf.function`` (retracing only on new shapes; ``jit_compile=True``: XLA)."""
+    return tf.function(fn, reduce_retracing=True, jit_compile=bool(jit_compile))
+
+

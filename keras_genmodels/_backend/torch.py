@@ -1,0 +1,94 @@
+"""torch: ``torch.autograd`` steps; Keras' torch trainer runs eagerly, so data checks raise at once."""
+
+import contextlib
+import functools
+
+import keras
+import torch
+from keras import ops
+
+
+def num_replicas():
+    return 1
+
+
+def strategy_scope(model):
+    return contextlib.nullcontext()
+
+
+def check_optimizer_strategy(model, optimizer, name="optimizer"):
+    """Nothing to check: no ``tf.distribute`` strategies on torch."""
+
+
+def is_eager(x):
+    return not isinstance(x, keras.KerasTensor)
+
+
+def record_check(condition, message):
+    """Values traced by ``torch.compile`` are unknown; the eager entry points check them."""
+
+
+def failed_check_message(error):
+    return None
+
+
+def pop_failed_checks():
+    return []
+
+
+class StopOnFailedCheck(keras.callbacks.Callback):
+    """A no-op here: an eager data check raises before the step changes anything."""
+
+
+def checked_step(model, step, args, prepare):
+    """``step(prepare(data))``: ``prepare`` raises ``ValueError`` before the step for bad data."""
+    *state, data = args
+    return step(*state, prepare(data))
+
+
+def keras_step(kind):
+    """A stateful ``train_step``/``test_step`` runs as it is on torch (see ``jax.keras_step``)."""
+    if kind not in ("train", "test"):
+        raise ValueError(f"kind must be 'train' or 'test'. Received: kind={kind!r}")
+    return lambda step: step
+
+
+def minimize(optimizer, loss_fn, variables):
+    """One optimizer step on ``loss_fn()`` over ``variables`` with ``torch.autograd.grad``.
+
+    Only ``variables`` are differentiated (the gradients of the other networks
+    a loss touches, e.g. the discriminator in the generator's loss, are
+    neither computed nor accumulated). See ``tensorflow.minimize`` for the
+    arguments.
+    """
+    variables = list(variables)
+    with torch.enable_grad():
+        loss, aux = loss_fn()
+        scaled = optimizer.scale_loss(ops.cast(loss, "float32"))
+        grads = torch.autograd.grad(scaled, [v.value for v in variables], allow_unused=True)
+    grads = [torch.zeros_like(v.value) if g is None else g for g, v in zip(grads, variables)]
+    with torch.no_grad():
+        optimizer.apply(grads, variables)
+    return loss, aux
+
+
+def input_gradients(fn, x):
+    """Gradient of ``sum(fn(x))`` with respect to the input ``x`` (differentiable)."""
+    x = ops.convert_to_tensor(x)
+    with torch.enable_grad():
+        if not x.requires_grad:
+            x = x.detach().requires_grad_(True)
+        total = torch.sum(fn(x).to(torch.float32))
+        (grad,) = torch.autograd.grad(total, x, create_graph=True)
+    return grad
+
+
+def compile_function(fn, jit_compile=False):
+    """``fn`` run under ``torch.no_grad`` (eager: ``torch.compile`` was not faster here)."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        with torch.no_grad():
+            return fn(*args, **kwargs)
+
+    return run
