@@ -250,6 +250,16 @@ def checked_step(model, step, args, prepare):
     _JAX_STEPS.append(context)
     try:
         data = prepare(data)
+    except ValueError as error:
+        if not state:
+            raise
+        # A problem known while tracing (a wrong shape, missing labels): the
+        # step keeps its state and reports the message like a failed check.
+        # Raising here would lose the model's weights, which Keras' JAX
+        # ``fit`` detaches from the variables while its steps run.
+        jax.debug.callback(functools.partial(_record_failed_checks, (str(error),)),
+                           jnp.asarray(False))
+        return {}, state[0]
     finally:
         _JAX_STEPS.pop()
     out = step(*state, data)

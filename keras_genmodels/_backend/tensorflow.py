@@ -99,24 +99,27 @@ def pop_failed_checks():
     return []
 
 
-class StopOnFailedCheck(keras.callbacks.Callback):
-    """A no-op here: a failed graph assertion stops the step by itself."""
+# An eager or graph-asserted data check stops the step by itself: no callback.
+StopOnFailedCheck = None
 
 
 def checked_step(model, step, args, prepare):
     """``step(*state, prepare(data))`` run only once ``prepare``'s data checks pass.
 
     ``prepare`` validates the batch with :func:`check` (graph assertions while
-    ``fit`` traces the step) and returns the batch the step should see; every
-    tensor of it is gated on those assertions, so nothing the step computes
-    from the data — gradients, optimizer and metric updates — runs for a
-    failing batch.
+    ``fit`` traces the step) and returns the batch the step should see. The
+    step's ops are created under control dependencies on those assertions,
+    so nothing it does — gradients, optimizer, metric and random-generator
+    updates — runs for a failing batch.
     """
     *state, data = args
     before = len(_graph_assertions())
     data = prepare(data)
-    data = _after(_graph_assertions()[before:], data)
-    return step(*state, data)
+    assertions = _graph_assertions()[before:]
+    if not assertions:
+        return step(*state, data)
+    with tf.control_dependencies(assertions):
+        return step(*state, data)
 
 
 def keras_step(kind):

@@ -49,6 +49,37 @@ def check_int(name, value, minimum=1):
     return value
 
 
+def check_example_shape(model, x, expected):
+    """``ValueError`` unless ``x`` is a batch of examples of shape ``expected``.
+
+    ``expected`` is the shape of one example (no batch axis; None entries
+    match any size), or None when the model cannot know it (nothing is
+    checked). Sizes unknown while a step is traced (Keras relaxes them after
+    a first trace) are checked on the data with ``_backend.check``.
+    """
+    if expected is None:
+        return
+    expected = tuple(expected)
+    message = (f"{type(model).__name__} expects inputs of shape (batch,) + {expected}. "
+               f"Received: shape={tuple(x.shape)}")
+    shape = tuple(x.shape[1:])
+    if len(x.shape) != len(expected) + 1 or any(
+        s is not None and e is not None and s != e for s, e in zip(shape, expected)
+    ):
+        raise ValueError(message)
+    unknown = [i for i, (s, e) in enumerate(zip(shape, expected)) if s is None and e is not None]
+    if unknown:
+        dynamic = ops.shape(x)
+        _backend.check(ops.all(ops.stack([dynamic[i + 1] == expected[i] for i in unknown])),
+                       message.split(" Received")[0] + " Received another shape.")
+
+
+def network_input_shape(network):
+    """The example shape of a functional network's first input, or None if unknown."""
+    inputs = getattr(network, "inputs", None)
+    return tuple(inputs[0].shape[1:]) if inputs else None
+
+
 def as_float32(x):
     x = ops.convert_to_tensor(x)
     if x.dtype != "float32":
@@ -112,15 +143,20 @@ class DataErrorsAsValueError:
     @staticmethod
     def _stop_on_failed_check(args, kwargs, position):
         # JAX: stop fit/evaluate after the first batch failing a data check
-        # (the batch leaves the model unchanged; see _backend.check). The
-        # callback does nothing on the backends whose checks raise at once.
-        if len(args) > position:
-            args = list(args)
-            args[position] = list(args[position] or []) + [_backend.StopOnFailedCheck()]
+        # (the batch leaves the model unchanged; see _backend.check). Other
+        # backends' checks stop the step themselves (no callback).
+        if _backend.StopOnFailedCheck is None:
+            return args, kwargs
+        args, kwargs = list(args), dict(kwargs)
+        given = args[position] if len(args) > position else kwargs.get("callbacks")
+        if isinstance(given, keras.callbacks.CallbackList):  # fit's own validation pass
             return tuple(args), kwargs
-        kwargs = dict(kwargs)
-        kwargs["callbacks"] = list(kwargs.get("callbacks") or []) + [_backend.StopOnFailedCheck()]
-        return args, kwargs
+        callbacks = list(given or []) + [_backend.StopOnFailedCheck()]
+        if len(args) > position:
+            args[position] = callbacks
+        else:
+            kwargs["callbacks"] = callbacks
+        return tuple(args), kwargs
 
     def fit(self, *args, **kwargs):
         args, kwargs = self._keep_sample_weight(args, kwargs)

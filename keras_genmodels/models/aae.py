@@ -256,6 +256,7 @@ class AAE(AdversarialModel):
     # ------------------------------------------------------------ losses
     def _prepare(self, x):
         x = _common.as_float32(x)
+        _common.check_example_shape(self, x, _common.network_input_shape(self.encoder))
         self.likelihood.validate(x)
         return x
 
@@ -295,9 +296,12 @@ class AAE(AdversarialModel):
     def prior_sample_tensor(self, n):
         return _common.as_float32(self._prior_sampler(n, self.seed_generator))
 
+    def _prepare_data(self, data):
+        return (self._unpack(data),)
+
     @_backend.keras_step("train")
-    def train_step(self, data):
-        x = self._unpack(data)
+    def _stateful_train_step(self, data):
+        (x,) = data
         batch = ops.shape(x)[0]
 
         def r_fn():
@@ -324,8 +328,8 @@ class AAE(AdversarialModel):
         return _common.update(self._trackers, values)
 
     @_backend.keras_step("test")
-    def test_step(self, data):
-        x = self._unpack(data)
+    def _stateful_test_step(self, data):
+        (x,) = data
         return _common.update(self._trackers, self.compute_losses(x, training=False))
 
     # ------------------------------------------------------------ config

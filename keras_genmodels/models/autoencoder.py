@@ -8,6 +8,7 @@ from keras_genmodels import _backend
 from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels._api import register
 from keras_genmodels.models import _common
+from keras_genmodels.models._trainer import SingleLossModel
 
 _SQUARED_ERROR = ("mse", "squared_error")
 
@@ -19,7 +20,7 @@ def _sum_non_batch(values):
 
 
 @register
-class Autoencoder(_common.DataErrorsAsValueError, keras.Model):
+class Autoencoder(SingleLossModel, keras.Model):
     """Deterministic autoencoder ``x_hat = decoder(encoder(x))``.
 
     Trained to minimise a per-example reconstruction loss averaged over the
@@ -101,15 +102,11 @@ class Autoencoder(_common.DataErrorsAsValueError, keras.Model):
                     f"loss must be 'mse' or a likelihood. Received: loss={loss!r} ({e})"
                 ) from None
             self.loss_name = None
-        self._trackers = _common.trackers("loss", "reconstruction_loss")
+        self._trackers = _common.trackers("reconstruction_loss")
         if encoder.built and decoder.built:
             self.built = True
 
     # ------------------------------------------------------------------ API
-    @property
-    def metrics(self):
-        return list(self._trackers.values())
-
     def encode(self, x, training=False):
         """The code ``encoder(x)``."""
         return self.encoder(x, training=training)
@@ -147,6 +144,7 @@ class Autoencoder(_common.DataErrorsAsValueError, keras.Model):
     # --------------------------------------------------------------- losses
     def _prepare(self, x):
         x = _common.as_float32(x)
+        _common.check_example_shape(self, x, _common.network_input_shape(self.encoder))
         if self.likelihood is not None:
             self.likelihood.validate(x)
         else:
@@ -155,7 +153,9 @@ class Autoencoder(_common.DataErrorsAsValueError, keras.Model):
 
     def reconstruction_errors(self, x, training=False):
         """Per-example loss tensor ``(batch,)``: squared error or ``-log p(x | x_code)``."""
-        out = self(x, training=training)
+        return self._errors(x, self(x, training=training))
+
+    def _errors(self, x, out):
         if self.likelihood is not None:
             return -self.likelihood.log_prob(x, out)
         if tuple(out.shape[1:]) != tuple(x.shape[1:]):
@@ -165,31 +165,18 @@ class Autoencoder(_common.DataErrorsAsValueError, keras.Model):
             )
         return _sum_non_batch(ops.square(x - ops.cast(out, x.dtype)))
 
+    def prepare_batch(self, x, y):
+        return self._prepare(x), y
+
+    def loss_terms(self, inputs, y_pred, sample_weight=None, training=False):
+        recon = _common.weighted_mean(self._errors(inputs, y_pred), sample_weight)
+        return {"loss": recon, "reconstruction_loss": recon}
+
     def compute_losses(self, x, sample_weight=None, training=False):
-        """Batch losses as a dict: ``loss`` and ``reconstruction_loss``."""
-        recon = _common.weighted_mean(self.reconstruction_errors(x, training), sample_weight)
-        loss = recon
-        if self.losses:
-            loss = loss + ops.sum(ops.stack([ops.cast(l, loss.dtype) for l in self.losses]))
-        return {"loss": loss, "reconstruction_loss": recon}
-
-    @_backend.keras_step("train")
-    def train_step(self, data):
-        x, _, sample_weight = _common.unpack(data)
-        x = self._prepare(x)
-
-        def loss_fn():
-            values = self.compute_losses(x, sample_weight, training=True)
-            return values["loss"], values
-
-        _, values = _backend.minimize(self.optimizer, loss_fn, self.trainable_weights)
-        return _common.update(self._trackers, values)
-
-    @_backend.keras_step("test")
-    def test_step(self, data):
-        x, _, sample_weight = _common.unpack(data)
-        x = self._prepare(x)
-        return _common.update(self._trackers, self.compute_losses(x, sample_weight))
+        """Batch losses as a dict: ``loss`` (with the layers' losses) and ``reconstruction_loss``."""
+        terms = self.loss_terms(x, self(x, training=training), sample_weight, training=training)
+        terms["loss"] = self._with_added_losses(terms["loss"])
+        return terms
 
     # --------------------------------------------------------------- config
     def get_config(self):

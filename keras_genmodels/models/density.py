@@ -9,9 +9,10 @@ from keras import ops
 from keras_genmodels import _backend
 from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels.models import _common
+from keras_genmodels.models._trainer import SingleLossModel
 
 
-class DensityModel(keras.Model):
+class DensityModel(SingleLossModel, keras.Model):
     """An explicit-density model ``p(x) = prod_i p(x_i | x_<i)`` trained by maximum likelihood.
 
     Subclasses build their network in ``__init__`` and implement:
@@ -41,28 +42,23 @@ class DensityModel(keras.Model):
         self.likelihood = likelihoods_lib.get(likelihood)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
-        self._trackers = _common.trackers("loss", "bits_per_dim")
+        self._trackers = _common.trackers("bits_per_dim")
+
+    @property
+    def _ignores_y(self):
+        # ``fit(x, sample_weight=w)`` keeps ``w`` (see ``_common.DataErrorsAsValueError``);
+        # only class-conditional models read ``y``.
+        return getattr(self, "num_classes", None) is None
 
     @property
     def num_dims(self):
         """Number of scalar values per example (for bits per dimension)."""
         return math.prod(self.event_shape)
 
-    @property
-    def metrics(self):
-        return list(self._trackers.values())
-
     # ---------------------------------------------------------- validation
     def _prepare(self, x):
         x = _common.as_float32(x)
-        shape = tuple(x.shape[1:])
-        if len(x.shape) != len(self.event_shape) + 1 or any(
-            s is not None and s != e for s, e in zip(shape, self.event_shape)
-        ):
-            raise ValueError(
-                f"{type(self).__name__} expects inputs of shape (batch,) + "
-                f"{self.event_shape}. Received: shape={tuple(x.shape)}"
-            )
+        _common.check_example_shape(self, x, self.event_shape)
         self.likelihood.validate(x)
         return x
 
@@ -74,11 +70,8 @@ class DensityModel(keras.Model):
         keyword ``condition`` only when it is not None, so unconditional
         subclasses keep the plain ``call(x, training)`` signature.
         """
-        if condition is None:
-            params = self(x, training=training)
-        else:
-            params = self(x, condition=condition, training=training)
-        return self.likelihood.log_prob(x, params)
+        inputs = x if condition is None else (x, condition)
+        return -self.nll_terms(x, self(inputs, training=training), training=training)
 
     def _log_prob_with(self, x, training=False, condition=None):
         if condition is None:
@@ -130,49 +123,43 @@ class DensityModel(keras.Model):
         return -self._log_prob_labels(x, batch_size, labels)
 
     # ------------------------------------------------------------ training
+    def nll_terms(self, x, params, training=False):
+        """Per-example ``-log p(x)`` from the network's outputs ``params = call(x)``.
+
+        Subclasses whose density is not ``likelihood.log_prob(x, call(x))``
+        override this (MADE's mask ensemble).
+        """
+        return -self.likelihood.log_prob(x, params)
+
+    def prepare_batch(self, x, y):
+        """Validated images, with the condition from ``y`` for a conditional model."""
+        x = self._prepare(x)
+        cond = self._condition_from(y)
+        return (x if cond is None else (x, cond)), y
+
+    def loss_terms(self, inputs, y_pred, sample_weight=None, training=False):
+        x = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        nll = _common.weighted_mean(self.nll_terms(x, y_pred, training=training), sample_weight)
+        return {"loss": nll, "bits_per_dim": nll / (self.num_dims * math.log(2.0))}
+
     def compute_losses(self, x, sample_weight=None, training=False, condition=None):
-        nll = _common.weighted_mean(
-            -self._log_prob_with(x, training=training, condition=condition), sample_weight)
-        loss = nll
-        if self.losses:
-            loss = loss + ops.sum(ops.stack([ops.cast(l, loss.dtype) for l in self.losses]))
-        return {"loss": loss, "nll": nll,
-                "bits_per_dim": nll / (self.num_dims * math.log(2.0))}
+        """Batch losses as a dict: ``loss`` (NLL plus the layers' losses), ``bits_per_dim``."""
+        inputs = x if condition is None else (x, condition)
+        terms = self.loss_terms(inputs, self(inputs, training=training), sample_weight,
+                                training=training)
+        terms["loss"] = self._with_added_losses(terms["loss"])
+        return terms
 
     def _condition_from(self, y):
         """Hook for conditional models: the conditioning input from the labels.
 
-        Called by ``train_step``/``test_step`` with the dataset's ``y`` (None
-        when the data yields ``x`` only) and by ``log_prob(x, labels=...)``.
+        Called by ``fit``/``evaluate`` with the dataset's ``y`` (None when the
+        data yields ``x`` only) and by ``log_prob(x, labels=...)``.
         Unconditional models return None (labels a dataset yields are
         ignored); conditional models override it, return a tensor and raise
         ``ValueError`` when ``y`` is None.
         """
         return None
-
-    def _conditioned_losses(self, x, y, sample_weight, training):
-        cond = self._condition_from(y)
-        if cond is None:
-            return self.compute_losses(x, sample_weight, training=training)
-        return self.compute_losses(x, sample_weight, training=training, condition=cond)
-
-    @_backend.keras_step("train")
-    def train_step(self, data):
-        x, y, sample_weight = _common.unpack(data)
-        x = self._prepare(x)
-
-        def loss_fn():
-            values = self._conditioned_losses(x, y, sample_weight, True)
-            return values["loss"], values
-
-        _, values = _backend.minimize(self.optimizer, loss_fn, self.trainable_weights)
-        return _common.update(self._trackers, values)
-
-    @_backend.keras_step("test")
-    def test_step(self, data):
-        x, y, sample_weight = _common.unpack(data)
-        x = self._prepare(x)
-        return _common.update(self._trackers, self._conditioned_losses(x, y, sample_weight, False))
 
     def sample(self, n, seed=None, verbose=1):
         raise NotImplementedError

@@ -65,7 +65,7 @@ class _OptimizerGroup(keras.optimizers.Optimizer):
         pass
 
 
-class AdversarialModel(keras.Model):
+class AdversarialModel(_common.DataErrorsAsValueError, keras.Model):
     """Base of the models trained with several optimizers (GAN, AAE).
 
     Subclasses list their optimizers in ``optimizer_names`` and return the
@@ -88,6 +88,16 @@ class AdversarialModel(keras.Model):
 
     def optimizer_variables(self, name):
         raise NotImplementedError
+
+    # Subclasses write their steps statefully (``_stateful_train_step`` /
+    # ``_stateful_test_step``, decorated with ``_backend.keras_step``) and
+    # validate a batch in ``_prepare_data``; a batch failing validation
+    # changes nothing (``_backend.checked_step``).
+    def train_step(self, *args):
+        return _backend.checked_step(self, self._stateful_train_step, args, self._prepare_data)
+
+    def test_step(self, *args):
+        return _backend.checked_step(self, self._stateful_test_step, args, self._prepare_data)
 
     def _init_optimizers(self):
         for name in self.optimizer_names:
@@ -384,6 +394,7 @@ class GAN(AdversarialModel):
             out = output_spec(self.discriminator, fake,
                               "discriminator does not accept the generator's output")
         check_discriminator_output(out)
+        self.example_shape = tuple(fake.shape[1:])
 
     def optimizer_variables(self, name):
         if name == "d_optimizer":
@@ -411,7 +422,10 @@ class GAN(AdversarialModel):
             )
         if labels is not None:
             labels = ops.convert_to_tensor(labels)
-        return _common.as_float32(x), labels
+        x = _common.as_float32(x)
+        _common.check_example_shape(self, x, self.example_shape)
+        _backend.check_finite(x)
+        return x, labels
 
     def _g_in(self, z, labels):
         return [z, labels] if self.conditional else z
@@ -469,9 +483,12 @@ class GAN(AdversarialModel):
         return values
 
     # ----------------------------------------------------------- training
+    def _prepare_data(self, data):
+        return keras.utils.pack_x_y_sample_weight(*self._unpack(data))
+
     @_backend.keras_step("train")
-    def train_step(self, data):
-        x, labels = self._unpack(data)
+    def _stateful_train_step(self, data):
+        x, labels, _ = _common.unpack(data)
         batch = ops.shape(x)[0]
         values = {}
         for _ in range(self.d_steps):
@@ -497,8 +514,8 @@ class GAN(AdversarialModel):
         return _common.update(self._trackers, values)
 
     @_backend.keras_step("test")
-    def test_step(self, data):
-        x, labels = self._unpack(data)
+    def _stateful_test_step(self, data):
+        x, labels, _ = _common.unpack(data)
         return _common.update(self._trackers, self.compute_losses(x, labels, training=False))
 
     def _update_ema(self):

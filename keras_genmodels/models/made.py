@@ -191,7 +191,15 @@ class MADE(DensityModel):
 
     # ------------------------------------------------------------ network
     def call(self, inputs, training=False, mask_index=None):
-        """Logits of every conditional under mask set ``mask_index`` (default 0)."""
+        """Logits of every conditional under mask set ``mask_index``.
+
+        ``mask_index`` defaults to set 0, and in training (with ``K > 1``
+        sets) to the set of the current optimizer step, ``iterations mod K``.
+        """
+        if mask_index is None and training and self.num_masks > 1:
+            optimizer = getattr(self, "optimizer", None)
+            if optimizer is not None:
+                mask_index = ops.mod(optimizer.iterations, self.num_masks)
         x = ops.reshape(ops.cast(inputs, "float32"), (-1, self.num_dims))
         h = x
         for layer in self.hidden_layers:
@@ -227,18 +235,19 @@ class MADE(DensityModel):
 
         return network
 
-    def log_prob_tensor(self, x, training=False):
-        """``log p(x)``; with ``K > 1`` masks see the class docstring (cycled in training)."""
-        if self.num_masks == 1:
-            return self.likelihood.log_prob(x, self(x, training=training))
-        if training:
-            optimizer = getattr(self, "optimizer", None)
-            index = 0 if optimizer is None else ops.mod(optimizer.iterations, self.num_masks)
-            return self.likelihood.log_prob(x, self(x, training=True, mask_index=index))
-        per_mask = [
-            self.likelihood.log_prob(x, self(x, mask_index=k)) for k in range(self.num_masks)
+    def nll_terms(self, x, params, training=False):
+        """``-log p(x)``; with ``K > 1`` masks see the class docstring (cycled in training).
+
+        ``params`` is ``call(x, training)``: in training the cycled mask set's
+        logits; otherwise mask set 0's, and the other sets are evaluated here
+        for the ensemble ``log (1/K) sum_k p_k(x)``.
+        """
+        if self.num_masks == 1 or training:
+            return -self.likelihood.log_prob(x, params)
+        per_mask = [self.likelihood.log_prob(x, params)] + [
+            self.likelihood.log_prob(x, self(x, mask_index=k)) for k in range(1, self.num_masks)
         ]
-        return ops.logsumexp(ops.stack(per_mask, axis=0), axis=0) - math.log(self.num_masks)
+        return math.log(self.num_masks) - ops.logsumexp(ops.stack(per_mask, axis=0), axis=0)
 
     def sample(self, n, seed=None, verbose=1):
         """Draw ``n`` examples (``D`` forward passes per mask set used).

@@ -1,5 +1,6 @@
 """PixelCNN and Gated PixelCNN: exact-likelihood autoregressive image models."""
 
+import keras
 import numpy as np
 from keras import layers as keras_layers
 from keras import ops
@@ -261,10 +262,19 @@ class PixelCNN(DensityModel):
 
         Args:
             inputs: images ``(batch, H, W, C)`` in the data's units (not
-                validated here; ``log_prob`` / ``fit`` validate).
+                validated here; ``log_prob`` / ``fit`` validate), or
+                ``(images, condition)`` for a conditional model.
             condition: one-hot labels ``(batch, num_classes)`` for a
                 conditional model, else None.
         """
+        if isinstance(inputs, (list, tuple)):
+            if len(inputs) != 2 or condition is not None:
+                raise ValueError(
+                    "PixelCNN takes images, or (images, condition) for a conditional model. "
+                    f"Received {len(inputs)} inputs" + (" and condition=" if condition is not None
+                                                        else "") + "."
+                )
+            inputs, condition = inputs
         if self.num_classes is not None and condition is None:
             raise ValueError(
                 f"This PixelCNN is class-conditional (num_classes={self.num_classes}): "
@@ -298,7 +308,7 @@ class PixelCNN(DensityModel):
         if len(y.shape) == 2 and y.shape[-1] == self.num_classes:
             return ops.cast(y, "float32")  # already one-hot
         y = ops.reshape(y, (-1,))
-        if not str(y.dtype).startswith(("int", "uint")):
+        if not keras.backend.standardize_dtype(y.dtype).startswith(("int", "uint")):
             _backend.check(ops.all(y == ops.round(y)),
                            "Class labels must be integers 0..num_classes-1.")
         _backend.check(

@@ -11,6 +11,7 @@ from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels._api import register
 from keras_genmodels.layers.kl import standard_normal_kl
 from keras_genmodels.models import _common
+from keras_genmodels.models._trainer import SingleLossModel
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -23,7 +24,7 @@ def _normal_log_prob(z, mean, log_var):
 
 
 @register
-class VAE(_common.DataErrorsAsValueError, keras.Model):
+class VAE(SingleLossModel, keras.Model):
     """Variational autoencoder trained on the evidence lower bound.
 
     ``ELBO(x) = E_q(z|x)[log p(x|z)] - beta * KL(q(z|x) || N(0, I))`` with a
@@ -148,7 +149,7 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
             name="beta", shape=(), initializer=keras.initializers.Constant(beta),
             trainable=False, dtype="float32",
         )
-        self._trackers = _common.trackers("loss", "reconstruction_loss", "kl_loss")
+        self._trackers = _common.trackers("reconstruction_loss", "kl_loss")
         self.latent_dim = self._infer_latent_dim()
         # The sub-networks are built, so the model is: this lets Keras build the
         # optimizer's slots when a saved model is re-compiled, and restore them.
@@ -207,10 +208,6 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
         )
 
     # ------------------------------------------------------------------ API
-    @property
-    def metrics(self):
-        return list(self._trackers.values())
-
     @property
     def conditional(self):
         """True when the model conditions on class labels (``num_classes`` given)."""
@@ -298,26 +295,49 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
         return z_mean + ops.exp(0.5 * z_log_var) * eps
 
     def call(self, inputs, training=False):
-        """Parameters of ``p(x | z)`` at a posterior draw (training) or at ``z_mean``.
+        """The ELBO's ingredients at ``num_samples`` posterior draws (what ``compute_loss`` judges).
 
-        ``inputs`` is ``x``, or ``[x, labels]`` for a conditional model.
+        Args:
+            inputs: ``x``, or ``[x, labels]`` for a conditional model.
+            training: bool, passed to the encoder and decoder.
+
+        Returns:
+            A dict: ``z_mean``, ``z_log_var`` (``(batch, latent_dim)``),
+            ``z`` (a draw from ``q(z | x)``: ``(batch, latent_dim)``, or
+            ``(k, batch, latent_dim)`` with ``num_samples=k > 1``) and
+            ``params``, the decoder's likelihood parameters at ``z`` (for the
+            ``k * batch`` draws, sample-major, when ``k > 1``). Use
+            ``reconstruct`` / ``encode`` / ``decode`` for deterministic outputs.
         """
-        labels = None
-        if self.conditional:
-            if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
-                raise ValueError("A conditional VAE is called on [x, labels].")
-            inputs, labels = inputs
-        z_mean, z_log_var = self.encode(inputs, training=training, labels=labels)
-        z = self.reparameterize(z_mean, z_log_var) if training else z_mean
-        return self.decode(z, training=training, labels=labels)
+        x, labels = self._split_inputs(inputs)
+        y = self.one_hot_labels(labels) if self.conditional else None
+        z_mean, z_log_var = self.encoder_stats(x, y, training)
+        k = self.num_samples
+        if k == 1:
+            z = self.reparameterize(z_mean, z_log_var)
+            flat_z, y_rep = z, y
+        else:
+            # (k, batch, d) draws, flattened sample-major to (k * batch, d).
+            eps = keras.random.normal(
+                (k,) + tuple(ops.shape(z_mean)), dtype=z_mean.dtype, seed=self.seed_generator)
+            z = z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps
+            flat_z = ops.reshape(z, (-1, z_mean.shape[-1]))
+            y_rep = None if y is None else ops.tile(y, (k, 1))
+        params = self.decoder(self._decoder_in(flat_z, y_rep), training=training)
+        return {"params": params, "z": z, "z_mean": z_mean, "z_log_var": z_log_var}
+
+    def _split_inputs(self, inputs):
+        if not self.conditional:
+            return inputs, None
+        if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
+            raise ValueError("A conditional VAE is called on [x, labels].")
+        return inputs[0], inputs[1]
 
     def reconstruct(self, x, labels=None):
         """Expected reconstruction ``E[x | z = z_mean(x)]`` (e.g. pixel probabilities)."""
         x = self._prepare(x)
-        inputs = [x, labels] if self.conditional else x
-        if self.conditional and labels is None:
-            self.one_hot_labels(None)  # raises the missing-labels error
-        return self.likelihood.mean(self(inputs, training=False))
+        z_mean, _ = self.encode(x, labels=labels)
+        return self.likelihood.mean(self.decode(z_mean, labels=labels))
 
     def sample(self, n, seed=None, mode="mean", labels=None):
         """Draw ``n`` samples from the model.
@@ -350,18 +370,19 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
     # --------------------------------------------------------------- losses
     def _prepare(self, x):
         x = _common.as_float32(x)
+        _common.check_example_shape(self, x, _common.network_input_shape(self.encoder))
         self.likelihood.validate(x)
         return x
 
+    def _inputs(self, x, labels):
+        return [x, self.one_hot_labels(labels)] if self.conditional else x
+
     def per_example_terms(self, x, training=False, labels=None):
         """Per-example ``(reconstruction_nll, kl)`` for one posterior sample."""
-        y = self.one_hot_labels(labels) if self.conditional else None
-        z_mean, z_log_var = self.encoder_stats(x, y, training)
-        z = self.reparameterize(z_mean, z_log_var)
-        params = self.decoder(self._decoder_in(z, y), training=training)
-        recon = -self.likelihood.log_prob(x, params)
-        kl = standard_normal_kl(z_mean, z_log_var)
-        return recon, kl
+        out = self(self._inputs(x, labels), training=training)
+        if self.num_samples > 1:
+            return tuple(self._iwae_terms(x, out)[1:])
+        return -self.likelihood.log_prob(x, out["params"]), self._kl(out)
 
     def encoder_stats(self, x, y, training=False):
         """``(z_mean, z_log_var)`` from already one-hot labels ``y`` (or None)."""
@@ -379,23 +400,48 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
         p(x|z_i) + beta * (log p(z_i) - log q(z_i|x))``; the reconstruction
         NLL is averaged over the ``k`` draws and ``kl`` is the closed form.
         """
-        k = self.num_samples
-        y = self.one_hot_labels(labels) if self.conditional else None
-        z_mean, z_log_var = self.encoder_stats(x, y, training)
-        # (k, batch, d) draws, flattened sample-major to (k * batch, d).
-        eps = keras.random.normal(
-            (k,) + tuple(ops.shape(z_mean)), dtype=z_mean.dtype, seed=self.seed_generator)
-        z = z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps
-        flat_z = ops.reshape(z, (-1, z_mean.shape[-1]))
-        y_rep = None if y is None else ops.tile(y, (k, 1))
-        params = self.decoder(self._decoder_in(flat_z, y_rep), training=training)
+        return self._iwae_terms(x, self(self._inputs(x, labels), training=training))
+
+    @staticmethod
+    def _kl(out):
+        return standard_normal_kl(out["z_mean"], out["z_log_var"])
+
+    def _iwae_terms(self, x, out):
+        z, z_mean, z_log_var = out["z"], out["z_mean"], out["z_log_var"]
+        if len(z.shape) == 2:  # one draw (num_samples=1): the bound is the ELBO
+            z = z[None]
+        k = z.shape[0]
         x_rep = ops.tile(x, (k,) + (1,) * (len(x.shape) - 1))
-        log_px = ops.reshape(self.likelihood.log_prob(x_rep, params), (k, -1))
+        log_px = ops.reshape(self.likelihood.log_prob(x_rep, out["params"]), (k, -1))
         log_pz = _normal_log_prob(z, 0.0, ops.zeros_like(z))
         log_qz = _normal_log_prob(z, z_mean[None], z_log_var[None])
         log_w = log_px + ops.cast(self.beta, log_px.dtype) * (log_pz - log_qz)
         bound = ops.logsumexp(log_w, axis=0) - math.log(k)
-        return bound, -ops.mean(log_px, axis=0), standard_normal_kl(z_mean, z_log_var)
+        return bound, -ops.mean(log_px, axis=0), self._kl(out)
+
+    def prepare_batch(self, x, y):
+        """Validated ``x``; ``[x, one-hot labels]`` for a conditional model."""
+        x = self._prepare(x)
+        return (self._inputs(x, y) if self.conditional else x), y
+
+    def loss_terms(self, inputs, y_pred, sample_weight=None, training=False):
+        """``loss`` (``-ELBO``, or ``-IWAE bound`` with ``num_samples > 1``), ``reconstruction_loss``, ``kl_loss``.
+
+        Batch means (weighted by ``sample_weight``) of the per-example terms
+        of the model's outputs ``y_pred = call(inputs)``.
+        """
+        x, _ = self._split_inputs(inputs)
+        if self.num_samples == 1:
+            recon = _common.weighted_mean(-self.likelihood.log_prob(x, y_pred["params"]),
+                                          sample_weight)
+            kl = _common.weighted_mean(self._kl(y_pred), sample_weight)
+            loss = recon + ops.cast(self.beta, kl.dtype) * kl
+        else:
+            bound, recon, kl = self._iwae_terms(x, y_pred)
+            loss = -_common.weighted_mean(bound, sample_weight)
+            recon = _common.weighted_mean(recon, sample_weight)
+            kl = _common.weighted_mean(kl, sample_weight)
+        return {"loss": loss, "reconstruction_loss": recon, "kl_loss": kl}
 
     def compute_losses(self, x, sample_weight=None, training=False, labels=None):
         """Batch losses as a dict: ``loss``, ``reconstruction_loss``, ``kl_loss``.
@@ -404,44 +450,11 @@ class VAE(_common.DataErrorsAsValueError, keras.Model):
         over the batch (weighted by ``sample_weight``), plus the networks' own
         losses. ``labels``: the class labels of a conditional model.
         """
-        if self.num_samples == 1:
-            recon, kl = self.per_example_terms(x, training=training, labels=labels)
-            recon = _common.weighted_mean(recon, sample_weight)
-            kl = _common.weighted_mean(kl, sample_weight)
-            loss = recon + ops.cast(self.beta, kl.dtype) * kl
-        else:
-            bound, recon, kl = self.iwae_terms(x, training=training, labels=labels)
-            loss = -_common.weighted_mean(bound, sample_weight)
-            recon = _common.weighted_mean(recon, sample_weight)
-            kl = _common.weighted_mean(kl, sample_weight)
-        if self.losses:
-            loss = loss + ops.sum(ops.stack([ops.cast(l, loss.dtype) for l in self.losses]))
-        return {"loss": loss, "reconstruction_loss": recon, "kl_loss": kl}
-
-    def _step_labels(self, y):
-        # Unconditional: ``y`` (absent, x as a placeholder, or labels) is ignored.
-        return self.one_hot_labels(y) if self.conditional else None
-
-    @_backend.keras_step("train")
-    def train_step(self, data):
-        x, y, sample_weight = _common.unpack(data)
-        x = self._prepare(x)
-        labels = self._step_labels(y)
-
-        def loss_fn():
-            values = self.compute_losses(x, sample_weight, training=True, labels=labels)
-            return values["loss"], values
-
-        _, values = _backend.minimize(self.optimizer, loss_fn, self.trainable_weights)
-        return _common.update(self._trackers, values)
-
-    @_backend.keras_step("test")
-    def test_step(self, data):
-        x, y, sample_weight = _common.unpack(data)
-        x = self._prepare(x)
-        values = self.compute_losses(x, sample_weight, training=False,
-                                     labels=self._step_labels(y))
-        return _common.update(self._trackers, values)
+        inputs = self._inputs(x, labels)
+        terms = self.loss_terms(inputs, self(inputs, training=training), sample_weight,
+                                training=training)
+        terms["loss"] = self._with_added_losses(terms["loss"])
+        return terms
 
     # ------------------------------------------------------------ likelihood
     def log_likelihood(self, x, num_samples=100, batch_size=100, chunk_size=None, seed=None,
