@@ -41,6 +41,7 @@ elif _NAME == "torch":
 else:  # pragma: no cover - Keras knows no other trainer-capable backend
     from keras_genmodels._backend import unsupported as _impl
 
+STATELESS_TRAINER = _impl.STATELESS_TRAINER
 minimize = _impl.minimize
 input_gradients = _impl.input_gradients
 compile_function = _impl.compile_function

@@ -291,6 +291,11 @@ def failed_check_message(error):
     return None
 
 
+# Keras' JAX trainer is stateless: its compiled step carries only the state of
+# ``model.optimizer`` (models with several optimizers group them into one).
+STATELESS_TRAINER = True
+
+
 def num_replicas():
     return 1
 

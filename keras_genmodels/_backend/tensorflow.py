@@ -17,6 +17,10 @@ _GRAPH_CHECK_MESSAGES = set()
 _GRAPH_ASSERTIONS = weakref.WeakKeyDictionary()
 
 
+# Keras' TensorFlow trainer updates variables in place (any optimizer works).
+STATELESS_TRAINER = False
+
+
 def num_replicas():
     return tf.distribute.get_strategy().num_replicas_in_sync
 

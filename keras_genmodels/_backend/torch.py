@@ -8,6 +8,10 @@ import torch
 from keras import ops
 
 
+# Keras' torch trainer updates variables in place (any optimizer works).
+STATELESS_TRAINER = False
+
+
 def num_replicas():
     return 1
 

@@ -156,7 +156,7 @@ class AdversarialModel(_common.DataErrorsAsValueError, keras.Model):
         super().compile(optimizer=None, **kwargs)
         for name, opt in optimizers.items():
             setattr(self, name, opt)
-        if keras.backend.backend() == "jax":
+        if _backend.STATELESS_TRAINER:
             # Keras' JAX trainer carries only model.optimizer's variables
             # through its compiled step: see _OptimizerGroup.
             self.optimizer = _OptimizerGroup([optimizers[n] for n in names])
