@@ -275,7 +275,7 @@ def _validate_8bit(x, name, num_classes=256):
     """Raise ``ValueError`` unless every value of ``x`` is an integer in [0, num_classes - 1]."""
     _backend.check_finite(x)
     x = ops.convert_to_tensor(x)
-    if not str(x.dtype).startswith(("int", "uint")):
+    if not keras.backend.standardize_dtype(x.dtype).startswith(("int", "uint")):
         x = ops.cast(x, "float32")
         _backend.check(
             ops.all(x == ops.round(x)),

@@ -56,7 +56,7 @@ from keras_genmodels._api import register
 
 def _flat(logits):
     logits = ops.convert_to_tensor(logits)
-    if logits.dtype not in ("float32", "float64"):
+    if keras.backend.standardize_dtype(logits.dtype) not in ("float32", "float64"):
         logits = ops.cast(logits, "float32")
     return ops.reshape(logits, (-1,))
 

@@ -1060,7 +1060,9 @@ def jensen_shannon(p, q, from_logits=False, base=None):
     log_m = None
     if from_logits:
         log_q = ops.cast(log_q, p.dtype)
-        log_m = ops.logaddexp(log_p, log_q) - math.log(2.0)
+        # logsumexp of the pair, not ops.logaddexp: Keras' torch logaddexp
+        # computes in float32 whatever the inputs' dtype.
+        log_m = ops.logsumexp(ops.stack([log_p, log_q]), axis=0) - math.log(2.0)
     kl_pm = _kl_terms(p, log_p, m, log_m)
     kl_qm = _kl_terms(q, log_q, m, log_m)
     return 0.5 * (kl_pm + kl_qm) / scale

@@ -415,10 +415,13 @@ def _row_function(model, n, forced):
     groups = model.sampling_channel_groups
     lik = model.likelihood
     num_params = model.num_params
-    value_masks = [np.isin(np.arange(channels), g).astype("float32") for g in groups]
+    # Tensors, not NumPy arrays: ``ndarray * tensor`` is not defined on torch.
+    value_masks = [ops.convert_to_tensor(np.isin(np.arange(channels), g).astype("float32"))
+                   for g in groups]
     per_value = num_params // channels
-    param_masks = [np.isin(np.arange(num_params) // per_value, g).astype("float32")
-                   if len(groups) > 1 else np.ones(num_params, "float32") for g in groups]
+    param_masks = [ops.convert_to_tensor(
+        np.isin(np.arange(num_params) // per_value, g).astype("float32")
+        if len(groups) > 1 else np.ones(num_params, "float32")) for g in groups]
     p, pads = _pads(model)
     row_start = _gated_row_start if model.gated else _plain_row_start
     pixel_params = _gated_pixel if model.gated else _plain_pixel

@@ -302,11 +302,17 @@ def _resolve_method(method):
     return method
 
 
+# Backends whose compiler is XLA (``compile=True``). On torch there is none:
+# ``compile="auto"`` runs the ``keras.ops`` path eagerly (on CPU and GPU), and
+# ``compile=True`` raises a ValueError.
+_XLA_BACKENDS = ("tensorflow", "jax")
+
+
 def _resolve_compile(compile):
     if compile not in _COMPILE_CHOICES:
         raise ValueError(f"compile must be True, False or 'auto'. Received: compile={compile!r}")
     if compile == "auto":
-        return accelerator_available()
+        return keras.backend.backend() in _XLA_BACKENDS and accelerator_available()
     return bool(compile)
 
 
@@ -329,7 +335,9 @@ def _compiled(backend, impl_name, static):
 
         return jax.jit(fn)
     raise ValueError(
-        f"compile=True needs the 'tensorflow' or 'jax' backend (XLA). Active backend: '{backend}'."
+        f"compile=True (MaskedConv2D(implementation='fused_xla')) needs the 'tensorflow' or "
+        f"'jax' backend (XLA). Active backend: '{backend}'; use compile=False or 'auto' "
+        "(implementation='fused' or 'auto')."
     )
 
 
@@ -420,7 +428,9 @@ def masked_conv2d(x, kernel, bias=None, mask_type="A", color_groups=1, activatio
         compile: ``True`` compiles with XLA (``tf.function(jit_compile=True)``
             on TensorFlow, ``jax.jit`` on JAX); ``False`` runs the ops as they
             come (inside a caller's ``tf.function`` / ``jit`` they are fused by
-            its compiler); ``"auto"`` compiles when a GPU/TPU is present.
+            its compiler); ``"auto"`` compiles when a GPU/TPU is present and
+            the backend is TensorFlow or JAX (never on torch, which has no
+            XLA: ``True`` raises ``ValueError`` there).
         method: ``"split"`` (rows-above conv + current-row conv: no
             masked-out tap is multiplied, except the masked part of a
             colour-group centre tap), ``"shifted"`` (one conv over the

@@ -1,7 +1,8 @@
 """Autoregressive-property checks by gradients, vectorised over output positions."""
 
 import numpy as np
-import tensorflow as tf
+
+from tests._grad import gradient
 
 
 def input_gradients(fn, x, targets, out_index=None, repeats=2, seed=0):
@@ -10,7 +11,8 @@ def input_gradients(fn, x, targets, out_index=None, repeats=2, seed=0):
     Each target gets its own copies of the input (``repeats`` random draws of
     ``x``'s distribution are stacked on the batch axis); since examples do not
     interact, the gradient of ``sum_t <w_t, out[t, i_t, j_t, chans_t]>`` with
-    respect to copy ``t`` is that target's gradient alone.
+    respect to copy ``t`` is that target's gradient alone. Runs on every
+    Keras backend (``tests/_grad.py``).
 
     Args:
         fn: callable mapping a batch of inputs to an output tensor (or list,
@@ -23,19 +25,20 @@ def input_gradients(fn, x, targets, out_index=None, repeats=2, seed=0):
         the repeats.
     """
     n = len(targets) * repeats
-    inputs = tf.convert_to_tensor(x(n))
-    with tf.GradientTape() as tape:
-        tape.watch(inputs)
-        out = fn(inputs)
-        if out_index is not None:
-            out = out[out_index]
-        mask = np.zeros(out.shape, "float32")
+
+    def weights(shape):
+        mask = np.zeros(shape, "float32")
         rng = np.random.default_rng(seed)
         for t, (i, j, chans) in enumerate(targets):
             for r in range(repeats):
                 mask[t * repeats + r, i, j, chans] = rng.normal(size=len(chans))
-        total = tf.reduce_sum(out * mask)
-    grads = np.abs(tape.gradient(total, inputs).numpy())
+        return mask
+
+    def output(inputs):
+        out = fn(inputs)
+        return out if out_index is None else out[out_index]
+
+    grads = np.abs(gradient(output, x(n), cotangent=weights))
     return grads.reshape((len(targets), repeats) + grads.shape[1:]).sum(1)
 
 

@@ -147,8 +147,7 @@ from tests._scale_models import NAMES  # noqa: E402
 def results():
     env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2",
                CUDA_VISIBLE_DEVICES="")
-    # Run as a module from the repository root (a script's own folder would
-    # go first on sys.path, where tests/jax/ would shadow the jax package).
+    # Run as a module from the repository root, so that ``tests`` imports.
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     proc = subprocess.run([sys.executable, "-m", "tests.test_distribute", "--worker"],
                           capture_output=True, text=True, timeout=600, env=env, cwd=root)

@@ -129,6 +129,14 @@ EXAMPLES = [
         ["samples_epoch_001.png", "samples_final.png"],
         ["valid NLL", "AUROC"], json=False,
     ),
+    Example(
+        "examples/distributed.py",
+        ["--backend", "tensorflow", "--epochs", "1", "--steps", "1", "--batch-size", "16",
+         "--hidden", "16", "--latent-dim", "2", "--train-limit", "64", "--valid-limit", "32",
+         "--out", "{out}"],
+        ["samples.png", "vae.keras", "results.json"],
+        ["tf.distribute.MirroredStrategy", "valid ELBO"],
+    ),
 ]
 
 RUNNER = textwrap.dedent("""

@@ -94,8 +94,43 @@ def _unchanged_if_failed(checks, new, old):
     oks = [jnp.all(c) for c, _ in checks]
     ok = jnp.all(jnp.stack(oks))
     messages = tuple(m for _, m in checks)
-    jax.debug.callback(functools.partial(_record_failed_checks, messages), *oks)
+    _report_checks(functools.partial(_record_failed_checks, messages), oks)
     return [jnp.where(ok, n, o) for n, o in zip(new, old)]
+
+
+def _report_checks(record, oks):
+    """Call ``record(*oks)`` on the host of every process running the step.
+
+    In a jitted step ``jax.debug.callback`` runs once, on the process that
+    owns device 0. With several processes (``jax.distributed``) the others
+    would never learn that the batch failed a check: process 0 stops (and
+    raises) while the others go on to the next step and wait for it. There
+    the callback runs inside a ``shard_map`` over the devices of the step's
+    mesh (``keras.distribution``'s, else all devices), i.e. on every device,
+    and each process records the result of its first device only.
+    """
+    if jax.process_count() == 1:
+        jax.debug.callback(record, *oks)
+        return
+    distribution = keras.distribution.distribution()
+    if distribution is not None:
+        mesh = distribution.device_mesh.backend_mesh
+    else:
+        mesh = jax.sharding.Mesh(np.array(jax.devices()), ("devices",))
+    devices = list(mesh.devices.flat)
+    first_local = min(i for i, d in enumerate(devices) if d.process_index == jax.process_index())
+
+    def on_device(index, *flags):
+        if int(index) == first_local:
+            record(*flags)
+
+    def per_device(*flags):
+        index = jax.lax.axis_index(tuple(mesh.axis_names))
+        jax.debug.callback(on_device, index, *flags)
+        return ()
+
+    jax.shard_map(per_device, mesh=mesh, in_specs=jax.sharding.PartitionSpec(),
+                  out_specs=(), check_vma=False)(*oks)
 
 
 # Messages of the checks that failed in compiled JAX steps, in order, until

@@ -92,10 +92,13 @@ class MaskedConv2D(keras_layers.Conv2D):
       masked-out taps (a convolution over the rows above plus a one-row
       convolution over the current row: 24 taps instead of 49 for a 7x7 mask
       A) and applies bias and activation in the same function;
-    * ``"fused_xla"``: the fused kernel, compiled on its own with XLA;
+    * ``"fused_xla"``: the fused kernel, compiled on its own with XLA
+      (TensorFlow and JAX only; a ``ValueError`` on torch at call time);
     * ``"auto"`` (default): ``"fused"``, compiled with XLA only when a GPU/TPU
-      is present (on CPU separately compiled XLA kernels measured slower than
-      TensorFlow's own convolutions; see ``bench/masked_conv.py``).
+      is present and the backend is TensorFlow or JAX (on CPU separately
+      compiled XLA kernels measured slower than TensorFlow's own
+      convolutions; see ``bench/masked_conv.py``). On torch it is always
+      the eager ``"fused"`` path.
     Padding is always ``"same"`` and strides are 1 (the output keeps the image
     size, as an autoregressive model needs).
 

@@ -82,7 +82,7 @@ def network_input_shape(network):
 
 def as_float32(x):
     x = ops.convert_to_tensor(x)
-    if x.dtype != "float32":
+    if keras.backend.standardize_dtype(x.dtype) != "float32":
         x = ops.cast(x, "float32")
     return x
 

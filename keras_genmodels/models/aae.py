@@ -241,12 +241,16 @@ class AAE(AdversarialModel):
         return _common.as_float32(self._prior_sampler(n, gen))
 
     def sample(self, n, seed=None, mode="mean"):
-        """Decode ``n`` prior draws: ``mode`` ``"mean"``, ``"sample"`` or ``"params"``."""
+        """Decode ``n`` prior draws: ``mode`` ``"mean"``, ``"sample"`` or ``"params"``.
+
+        Returns a tensor that does not track gradients (on torch: detached, so
+        ``np.asarray`` works as on the other backends).
+        """
         _common.check_int("n", n)
         if mode not in ("mean", "sample", "params"):
             raise ValueError(f"mode must be 'mean', 'sample' or 'params'. Received: mode={mode!r}")
         gen = keras.random.SeedGenerator(seed) if seed is not None else self.seed_generator
-        params = self.decode(_common.as_float32(self._prior_sampler(n, gen)))
+        params = ops.stop_gradient(self.decode(_common.as_float32(self._prior_sampler(n, gen))))
         if mode == "params":
             return params
         if mode == "mean":

@@ -164,6 +164,16 @@ class DensityModel(SingleLossModel, keras.Model):
     def sample(self, n, seed=None, verbose=1):
         raise NotImplementedError
 
+    # The SeedGenerator's state is saved with the weights (Keras does not save
+    # seed states), so a reloaded model continues the same random draws.
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        _common.save_seed_state(self.seed_generator, store)
+
+    def load_own_variables(self, store):
+        store = _common.load_seed_state(self.seed_generator, store)
+        super().load_own_variables(store)
+
     def get_config(self):
         config = super().get_config()
         config.update({

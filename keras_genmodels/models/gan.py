@@ -546,7 +546,9 @@ class GAN(AdversarialModel):
             use_ema: bool, sample from the EMA generator when there is one.
 
         Returns:
-            A tensor of ``n`` generated samples.
+            A tensor of ``n`` generated samples that does not track gradients
+            (on torch: detached, so ``np.asarray`` works as on the other
+            backends); call ``model.generator`` to differentiate through it.
         """
         _common.check_int("n", n)
         gen = keras.random.SeedGenerator(seed) if seed is not None else self.seed_generator
@@ -563,7 +565,7 @@ class GAN(AdversarialModel):
             if labels.shape[0] != n:
                 raise ValueError(f"labels must have n={n} rows. Received shape {tuple(labels.shape)}")
         net = self.ema_generator if (use_ema and self.ema_generator is not None) else self.generator
-        return net(self._g_in(z, labels), training=False)
+        return ops.stop_gradient(net(self._g_in(z, labels), training=False))
 
     # ------------------------------------------------------------- config
     def get_config(self):

@@ -42,9 +42,10 @@ class MADE(DensityModel):
     differs between sets (``resample_connectivity`` must then be true).
     Exactly what is computed:
 
-    - training (``fit``): each step uses the single mask set
-      ``optimizer.iterations mod K`` (cycling through the sets, as the paper
-      does with a finite set of masks) and minimises ``-log p_k(x)``;
+    - training (``fit``): step ``t`` uses the single mask set ``t mod K``
+      (cycling through the sets, as the paper does with a finite set of
+      masks; ``t`` is the non-trainable counter ``model.mask_step``, saved
+      with the weights) and minimises ``-log p_k(x)``;
     - ``log_prob`` / ``evaluate`` / ``test_step``: the ensemble
       ``log p(x) = logsumexp_k log p_k(x) - log K``, the log of the average
       of the ``K`` probabilities (the paper's test-time mask averaging); it
@@ -167,6 +168,9 @@ class MADE(DensityModel):
                 use_bias=False, kernel_initializer=self.kernel_initializer, name="direct",
             )
             self.direct_layer.build((None, d))
+        # Training passes so far: step t trains mask set t mod K.
+        self.mask_step = self.add_weight(name="mask_step", shape=(), dtype="int32",
+                                         initializer="zeros", trainable=False)
         self.built = True
 
     def _make_degrees(self):
@@ -194,12 +198,12 @@ class MADE(DensityModel):
         """Logits of every conditional under mask set ``mask_index``.
 
         ``mask_index`` defaults to set 0, and in training (with ``K > 1``
-        sets) to the set of the current optimizer step, ``iterations mod K``.
+        sets) to ``mask_step mod K``, counting the training passes (one per
+        step in ``fit``).
         """
         if mask_index is None and training and self.num_masks > 1:
-            optimizer = getattr(self, "optimizer", None)
-            if optimizer is not None:
-                mask_index = ops.mod(optimizer.iterations, self.num_masks)
+            mask_index = ops.mod(self.mask_step, self.num_masks)
+            self.mask_step.assign_add(1)
         x = ops.reshape(ops.cast(inputs, "float32"), (-1, self.num_dims))
         h = x
         for layer in self.hidden_layers:

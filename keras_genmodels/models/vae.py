@@ -247,7 +247,7 @@ class VAE(SingleLossModel, keras.Model):
             _backend.check(ops.all(y >= 0), "One-hot / soft labels must be >= 0.")
         elif len(shape) == 1 or (len(shape) == 2 and shape[-1] == 1):
             labels = ops.reshape(labels, (-1,))
-            if not str(labels.dtype).startswith(("int", "uint")):
+            if not keras.backend.standardize_dtype(labels.dtype).startswith(("int", "uint")):
                 _backend.check(ops.all(labels == ops.round(labels)),
                                "Class labels must be integers 0..num_classes-1.")
             _backend.check(
@@ -360,7 +360,7 @@ class VAE(SingleLossModel, keras.Model):
         y = self.one_hot_labels(labels, n=n) if self.conditional else None
         gen = keras.random.SeedGenerator(seed) if seed is not None else self.seed_generator
         z = keras.random.normal((n, self.latent_dim), seed=gen)
-        params = self.decoder(self._decoder_in(z, y), training=False)
+        params = ops.stop_gradient(self.decoder(self._decoder_in(z, y), training=False))
         if mode == "params":
             return params
         if mode == "mean":

@@ -1,4 +1,4 @@
-"""GatedPixelCNNBlock: causality by gradients, NumPy reference, serialization."""
+"""GatedPixelCNNBlock: causality by gradients, NumPy reference, serialization (all backends)."""
 
 import keras
 import numpy as np
@@ -30,6 +30,7 @@ def _normal(shape):
     return lambda n: np.random.normal(size=(n,) + shape).astype("float32")
 
 
+@pytest.mark.all_backends
 @pytest.mark.parametrize("color_groups, channels", [(1, 1), (3, 3)])
 def test_horizontal_output_is_autoregressive(color_groups, channels):
     size = 5
@@ -47,6 +48,7 @@ def test_horizontal_output_is_autoregressive(color_groups, channels):
         assert np.all(grad[allowed] > 0), (i, j, g, np.argwhere(allowed & (grad == 0)))
 
 
+@pytest.mark.all_backends
 def test_vertical_stack_never_sees_the_current_row():
     size = 5
     _, run = _stack(filters=4)
@@ -58,6 +60,7 @@ def test_vertical_stack_never_sees_the_current_row():
         assert np.all(grad[:i] > 0), (i, j)  # the full width of every row above
 
 
+@pytest.mark.all_backends
 def test_condition_enters_every_gate_and_keeps_causality():
     _, run = _stack(filters=4, condition_dim=3)
     x = np.random.normal(size=(2, 4, 4, 1)).astype("float32")
@@ -89,6 +92,7 @@ def _np_sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+@pytest.mark.all_backends
 @pytest.mark.parametrize("mask_type", ["A", "B"])
 def test_block_matches_numpy_reference(mask_type):
     f, k, groups = 6, 3, 3
@@ -133,6 +137,7 @@ def test_block_matches_numpy_reference(mask_type):
     np.testing.assert_allclose(h_out, h_ref, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.all_backends
 def test_gate_keeps_colour_groups():
     x = np.random.normal(size=(2, 12)).astype("float32")
     out = ops.convert_to_numpy(gate(x, 3))
@@ -141,6 +146,7 @@ def test_gate_keeps_colour_groups():
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.all_backends
 def test_config_round_trip_and_saving(tmp_path):
     block = GatedPixelCNNBlock(6, 5, "A", color_groups=3, condition_dim=4, name="blk")
     config = block.get_config()

@@ -1,13 +1,13 @@
-"""Tests of RowLSTM, DiagonalBiLSTM and the skew / unskew helpers."""
+"""Tests of RowLSTM, DiagonalBiLSTM and the skew / unskew helpers (backend code on all backends)."""
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_genmodels import layers
 from keras_genmodels.layers.pixel_rnn import skew
 from keras_genmodels.layers.pixel_rnn import unskew
+from tests import _grad
 
 
 # ----------------------------------------------------------------- helpers
@@ -22,19 +22,21 @@ def dependencies(fn, x, out_groups, in_groups):
     """
     _, height, width, _ = x.shape
     npix = height * width
-    y = fn(tf.constant(x[:1]))
-    cout = y.shape[-1]
-    rng = np.random.default_rng(0)
-    sel = np.zeros((npix * out_groups, height, width, cout), "float32")
-    for p in range(npix):
-        for g in range(out_groups):
-            lo, hi = g * cout // out_groups, (g + 1) * cout // out_groups
-            sel[p * out_groups + g, p // width, p % width, lo:hi] = rng.uniform(0.5, 1.5, hi - lo)
-    xs = tf.constant(np.repeat(x[:1], npix * out_groups, axis=0))
-    with tf.GradientTape() as tape:
-        tape.watch(xs)
-        loss = tf.reduce_sum(fn(xs) * sel)
-    grad = tape.gradient(loss, xs).numpy().reshape(npix, out_groups, npix, in_groups, -1)
+
+    def select(shape):
+        cout = shape[-1]
+        rng = np.random.default_rng(0)
+        sel = np.zeros(shape, "float32")
+        for p in range(npix):
+            for g in range(out_groups):
+                lo, hi = g * cout // out_groups, (g + 1) * cout // out_groups
+                sel[p * out_groups + g, p // width, p % width, lo:hi] = rng.uniform(
+                    0.5, 1.5, hi - lo)
+        return sel
+
+    xs = np.repeat(x[:1], npix * out_groups, axis=0)
+    grad = _grad.gradient(fn, xs, cotangent=select)
+    grad = grad.reshape(npix, out_groups, npix, in_groups, -1)
     return np.any(grad != 0.0, axis=-1)
 
 
@@ -66,6 +68,7 @@ def lstm_cell(z, c, groups, units):
 
 
 # ---------------------------------------------------------- skew / unskew
+@pytest.mark.all_backends
 @pytest.mark.parametrize("shape", [(2, 3, 5, 2), (1, 4, 1, 1), (1, 1, 3, 2), (2, 5, 2, 3)])
 def test_skew_matches_numpy_and_round_trips(shape):
     x = np.random.default_rng(1).normal(size=shape).astype("float32")
@@ -145,6 +148,7 @@ def diagonal_bilstm_reference(layer, x):
     return out
 
 
+@pytest.mark.all_backends
 @pytest.mark.parametrize("groups", [1, 3])
 @pytest.mark.parametrize("unroll", [False, True])
 def test_row_lstm_matches_numpy_reference(groups, unroll):
@@ -156,6 +160,7 @@ def test_row_lstm_matches_numpy_reference(groups, unroll):
     np.testing.assert_allclose(got, row_lstm_reference(layer, x), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.all_backends
 @pytest.mark.parametrize("groups", [1, 3])
 @pytest.mark.parametrize("unroll", [False, True])
 def test_diagonal_bilstm_matches_numpy_reference(groups, unroll):
@@ -167,6 +172,7 @@ def test_diagonal_bilstm_matches_numpy_reference(groups, unroll):
     np.testing.assert_allclose(got, diagonal_bilstm_reference(layer, x), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.all_backends
 def test_forget_bias_initialised_to_one():
     layer = layers.DiagonalBiLSTM(6, color_groups=3)
     layer.build((None, 2, 2, 3))
@@ -176,6 +182,7 @@ def test_forget_bias_initialised_to_one():
 
 
 # ------------------------------------------------------------ causality
+@pytest.mark.all_backends
 @pytest.mark.parametrize("cls", ["RowLSTM", "DiagonalBiLSTM"])
 @pytest.mark.parametrize("groups", [1, 3])
 def test_layer_alone_is_causal_with_mask_b(cls, groups):
@@ -193,6 +200,7 @@ def test_layer_alone_is_causal_with_mask_b(cls, groups):
         assert dep[np.arange(npix), g, np.arange(npix), g].all()
 
 
+@pytest.mark.all_backends
 @pytest.mark.parametrize("cls", ["RowLSTM", "DiagonalBiLSTM"])
 @pytest.mark.parametrize("groups", [1, 3])
 def test_layer_after_mask_a_is_strictly_autoregressive(cls, groups):
@@ -208,6 +216,7 @@ def test_layer_after_mask_a_is_strictly_autoregressive(cls, groups):
         assert dep[np.arange(12), 2, np.arange(12), 1].all()
 
 
+@pytest.mark.all_backends
 def test_diagonal_bilstm_receptive_field_after_mask_a():
     """Every earlier pixel is seen, except the end of the previous row beyond the mask-A reach.
 
@@ -232,6 +241,7 @@ def test_diagonal_bilstm_receptive_field_after_mask_a():
     np.testing.assert_array_equal(dep2, expected)
 
 
+@pytest.mark.all_backends
 def test_row_lstm_receptive_field_is_triangular():
     """Row LSTM misses pixels up-right outside its triangle (the paper's Figure 4)."""
     conv = layers.MaskedConv2D(4, 3, mask_type="A")
@@ -246,6 +256,7 @@ def test_row_lstm_receptive_field_is_triangular():
 
 
 # ---------------------------------------------------- config, errors, fit
+@pytest.mark.all_backends
 @pytest.mark.parametrize("cls,kwargs", [
     ("RowLSTM", {"kernel_size": 5, "unroll": True}),
     ("DiagonalBiLSTM", {"unit_forget_bias": False, "bias_initializer": "ones"}),
@@ -284,6 +295,7 @@ def test_bad_arguments_and_inputs():
         layers.DiagonalBiLSTM(6, color_groups=3)(np.zeros((1, 2, 2, 2), "float32"))
 
 
+@pytest.mark.all_backends
 def test_fit_one_step_changes_weights():
     inputs = keras.Input((3, 3, 1))
     h = layers.MaskedConv2D(4, 3, mask_type="A")(inputs)

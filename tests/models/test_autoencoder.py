@@ -28,6 +28,7 @@ def _numpy_forward(ae, x):
     return (x.astype("float64") @ w1 + b1) @ w2 + b2
 
 
+@pytest.mark.all_backends
 def test_mse_loss_matches_numpy():
     ae = models.Autoencoder(*_networks(), loss="mse")
     x = np.random.default_rng(0).normal(size=(5, D)).astype("float32")
@@ -49,6 +50,7 @@ def test_mse_loss_matches_numpy():
     np.testing.assert_allclose(result["loss"], (per_example * w).sum() / w.sum(), rtol=1e-5)
 
 
+@pytest.mark.all_backends
 def test_likelihood_loss_matches_numpy_bernoulli():
     ae = models.Autoencoder(*_networks(), loss="bernoulli")
     assert isinstance(ae.likelihood, likelihoods.Bernoulli)

@@ -21,6 +21,7 @@ def nade_log_prob_loop(x, W, c, V, b):
     return out
 
 
+@pytest.mark.all_backends
 def test_log_prob_matches_numpy_loop():
     model = randomize_weights(models.NADE((4, 5), hidden_units=7), scale=1.0, seed=3)
     x = (np.random.default_rng(0).random((6, 4, 5)) < 0.5).astype("float32")
@@ -29,6 +30,7 @@ def test_log_prob_matches_numpy_loop():
     np.testing.assert_allclose(model.log_prob(x), expected, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.all_backends
 def test_autoregressive_by_gradients():
     model = randomize_weights(models.NADE(7, hidden_units=5), seed=1)
     x = np.random.default_rng(2).random(7)
