@@ -85,7 +85,7 @@ def main(argv=None):
     else:
         fit_args = dict(x=x, batch_size=args.batch_size)
     aae.fit(epochs=args.epochs, validation_data=(x_test,), callbacks=[grid], verbose=2, **fit_args)
-    codes = np.asarray(aae.encode(x_test))
+    codes = keras.ops.convert_to_numpy(aae.encode(x_test))
     np.savez(os.path.join(args.out, "codes.npz"), codes=codes)
     print("test codes: mean", np.round(codes.mean(0), 2), "std", np.round(codes.std(0), 2))
     aae.save(os.path.join(args.out, "aae.keras"))

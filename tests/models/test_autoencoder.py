@@ -34,12 +34,13 @@ def test_mse_loss_matches_numpy():
     x = np.random.default_rng(0).normal(size=(5, D)).astype("float32")
     w = np.array([1.0, 0.0, 2.0, 1.0, 0.5], "float32")
     per_example = ((x - _numpy_forward(ae, x)) ** 2).sum(axis=1)
-    values = ae.compute_losses(ops.convert_to_tensor(x))
-    np.testing.assert_allclose(float(values["reconstruction_loss"]), per_example.mean(), rtol=1e-5)
-    np.testing.assert_allclose(float(values["loss"]), per_example.mean(), rtol=1e-5)
+    values = {k: float(ops.convert_to_numpy(v))
+              for k, v in ae.compute_losses(ops.convert_to_tensor(x)).items()}
+    np.testing.assert_allclose(values["reconstruction_loss"], per_example.mean(), rtol=1e-5)
+    np.testing.assert_allclose(values["loss"], per_example.mean(), rtol=1e-5)
     weighted = ae.compute_losses(ops.convert_to_tensor(x), sample_weight=w)
-    np.testing.assert_allclose(float(weighted["loss"]), (per_example * w).sum() / w.sum(),
-                               rtol=1e-5)
+    np.testing.assert_allclose(float(ops.convert_to_numpy(weighted["loss"])),
+                               (per_example * w).sum() / w.sum(), rtol=1e-5)
     np.testing.assert_allclose(ae.anomaly_score(x, batch_size=2), per_example, rtol=1e-5)
     np.testing.assert_allclose(ae.reconstruct(x), _numpy_forward(ae, x), rtol=1e-5, atol=1e-6)
     # evaluate reports the same number through the metrics trackers.
