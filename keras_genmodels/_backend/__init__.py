@@ -51,6 +51,7 @@ strategy_scope = _impl.strategy_scope
 check_optimizer_strategy = _impl.check_optimizer_strategy
 num_replicas = _impl.num_replicas
 pop_failed_checks = _impl.pop_failed_checks
+ensure_shape = _impl.ensure_shape
 StopOnFailedCheck = _impl.StopOnFailedCheck
 
 
@@ -89,6 +90,10 @@ def check_finite(x, name="data"):
     check(ops.all(ops.isfinite(x)), f"{name} contains NaN or infinite values.")
 
 
+class DataError(ValueError):
+    """A batch failed a data check inside a compiled step, which left the model unchanged."""
+
+
 @contextlib.contextmanager
 def data_errors_as_value_error():
     """Re-raise a failed :func:`check` from a compiled step as ``ValueError``.
@@ -96,16 +101,17 @@ def data_errors_as_value_error():
     TensorFlow raises a failed graph assertion as ``InvalidArgumentError``;
     JAX reports it to the host after the (skipped) step. Wrapped in this
     context manager, the user gets ``ValueError(message)`` instead, as when the
-    same check fails eagerly. Other errors pass through unchanged.
+    same check fails eagerly (a :class:`DataError`, a subclass). Other errors pass
+    through unchanged.
     """
     pop_failed_checks()  # forget failures of earlier calls
     try:
         yield
         failed = pop_failed_checks()
         if failed:
-            raise ValueError(failed[0])
+            raise DataError(failed[0])
     except Exception as error:  # re-raised unchanged unless a failed check
         message = _impl.failed_check_message(error)
         if message is not None:
-            raise ValueError(message) from error
+            raise DataError(message) from error
         raise

@@ -67,6 +67,25 @@ def record_check(condition, message):
     _GRAPH_ASSERTIONS.setdefault(graph, []).append(assertion)
 
 
+def ensure_shape(x, shape, message):
+    """``x``, failing with ``message`` when its run-time shape is not ``shape`` (None: any size).
+
+    Inside a traced step an unknown size is checked by an ``EnsureShape`` op
+    that ``x`` flows through, so nothing computed from ``x`` can run first
+    (a control dependency alone did not stop a matmul of a wrongly shaped
+    batch from failing before the check).
+    """
+    if is_eager(x):
+        return x
+    name = f"keras_genmodels_shape_check_{len(_SHAPE_CHECK_MESSAGES)}"
+    _SHAPE_CHECK_MESSAGES[name] = message
+    return tf.ensure_shape(x, shape, name=name)
+
+
+# Node name of each EnsureShape op made by ``ensure_shape`` -> its message.
+_SHAPE_CHECK_MESSAGES = {}
+
+
 def _graph_assertions():
     if tf.executing_eagerly():
         return []
@@ -95,6 +114,9 @@ def failed_check_message(error):
         text = str(error)
         for message in sorted(_GRAPH_CHECK_MESSAGES, key=len, reverse=True):
             if message in text:
+                return message
+        for name, message in _SHAPE_CHECK_MESSAGES.items():
+            if f"{name}}}" in text or f"{name}/" in text or f"{name} " in text:
                 return message
     return None
 

@@ -50,15 +50,15 @@ def check_int(name, value, minimum=1):
 
 
 def check_example_shape(model, x, expected):
-    """``ValueError`` unless ``x`` is a batch of examples of shape ``expected``.
+    """``x`` if it is a batch of examples of shape ``expected``, else ``ValueError``.
 
     ``expected`` is the shape of one example (no batch axis; None entries
     match any size), or None when the model cannot know it (nothing is
     checked). Sizes unknown while a step is traced (Keras relaxes them after
-    a first trace) are checked on the data with ``_backend.check``.
+    a first trace) are checked on the data (``_backend.ensure_shape``).
     """
     if expected is None:
-        return
+        return x
     expected = tuple(expected)
     message = (f"{type(model).__name__} expects inputs of shape (batch,) + {expected}. "
                f"Received: shape={tuple(x.shape)}")
@@ -67,11 +67,10 @@ def check_example_shape(model, x, expected):
         s is not None and e is not None and s != e for s, e in zip(shape, expected)
     ):
         raise ValueError(message)
-    unknown = [i for i, (s, e) in enumerate(zip(shape, expected)) if s is None and e is not None]
-    if unknown:
-        dynamic = ops.shape(x)
-        _backend.check(ops.all(ops.stack([dynamic[i + 1] == expected[i] for i in unknown])),
-                       message.split(" Received")[0] + " Received another shape.")
+    if any(s is None and e is not None for s, e in zip(shape, expected)):
+        x = _backend.ensure_shape(x, (None,) + expected,
+                                  message.split(" Received")[0] + " Received another shape.")
+    return x
 
 
 def network_input_shape(network):
@@ -131,6 +130,8 @@ class DataErrorsAsValueError:
         try:
             with _backend.data_errors_as_value_error():
                 yield
+        except _backend.DataError:
+            raise  # a batch failed at run time: the compiled step stays valid
         except ValueError:
             # A ValueError raised while a step is traced (e.g. missing labels)
             # leaves Keras' cached tf.function with a failed first trace: the

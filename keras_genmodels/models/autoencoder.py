@@ -144,7 +144,7 @@ class Autoencoder(SingleLossModel, keras.Model):
     # --------------------------------------------------------------- losses
     def _prepare(self, x):
         x = _common.as_float32(x)
-        _common.check_example_shape(self, x, _common.network_input_shape(self.encoder))
+        x = _common.check_example_shape(self, x, _common.network_input_shape(self.encoder))
         if self.likelihood is not None:
             self.likelihood.validate(x)
         else:

@@ -58,7 +58,7 @@ class DensityModel(SingleLossModel, keras.Model):
     # ---------------------------------------------------------- validation
     def _prepare(self, x):
         x = _common.as_float32(x)
-        _common.check_example_shape(self, x, self.event_shape)
+        x = _common.check_example_shape(self, x, self.event_shape)
         self.likelihood.validate(x)
         return x
 

@@ -423,7 +423,7 @@ class GAN(AdversarialModel):
         if labels is not None:
             labels = ops.convert_to_tensor(labels)
         x = _common.as_float32(x)
-        _common.check_example_shape(self, x, self.example_shape)
+        x = _common.check_example_shape(self, x, self.example_shape)
         _backend.check_finite(x)
         return x, labels
 

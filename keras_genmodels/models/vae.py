@@ -370,7 +370,7 @@ class VAE(SingleLossModel, keras.Model):
     # --------------------------------------------------------------- losses
     def _prepare(self, x):
         x = _common.as_float32(x)
-        _common.check_example_shape(self, x, _common.network_input_shape(self.encoder))
+        x = _common.check_example_shape(self, x, _common.network_input_shape(self.encoder))
         self.likelihood.validate(x)
         return x
 
