@@ -189,7 +189,6 @@ def main(argv=None):
     import contextlib
 
     import keras
-    import numpy as np
 
     from keras_genmodels import callbacks, datasets, models
 

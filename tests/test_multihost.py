@@ -275,7 +275,7 @@ def worker(argv=None):
             values, logs, raised = _train(name, args.process_id, args.num_processes)
             arrays.update({f"{name}/{k}": v for k, v in values.items()})
             summary["models"][name] = {"logs": logs, "error": None, "raised": raised}
-        except Exception as error:  # noqa: BLE001 - reported to the test
+        except Exception:  # noqa: BLE001 - reported to the test
             import traceback
 
             summary["models"][name] = {"logs": {}, "raised": None,

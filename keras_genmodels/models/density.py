@@ -6,7 +6,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_genmodels import _backend
 from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels.models import _common
 from keras_genmodels.models._trainer import SingleLossModel
