@@ -74,11 +74,16 @@ def _run_stateless(model, step, kind, state, data):
     finally:
         _JAX_STEPS.pop()
     flat_new = _unchanged_if_failed(context.checks, flat_new, flat_old)
-    new_state, start = [], 0
+    return logs, _regroup(flat_new, groups)
+
+
+def _regroup(flat, groups):
+    """The flat list ``flat`` cut into a tuple of lists of the sizes of ``groups``."""
+    out, start = [], 0
     for group in groups:
-        new_state.append(flat_new[start:start + len(group)])
+        out.append(list(flat[start:start + len(group)]))
         start += len(group)
-    return logs, tuple(new_state)
+    return tuple(out)
 
 
 def _unchanged_if_failed(checks, new, old):
@@ -301,15 +306,9 @@ def checked_step(model, step, args, prepare):
     if not context.checks or not state:
         return out
     logs, new_state = out
-    groups = [list(g) for g in new_state]
-    flat_new = [x for g in groups for x in g]
+    flat_new = [x for g in new_state for x in g]
     flat_old = [x for g in state[0] for x in g]
-    flat_new = _unchanged_if_failed(context.checks, flat_new, flat_old)
-    result, start = [], 0
-    for group in groups:
-        result.append(flat_new[start:start + len(group)])
-        start += len(group)
-    return logs, tuple(result)
+    return logs, _regroup(_unchanged_if_failed(context.checks, flat_new, flat_old), new_state)
 
 
 def is_eager(x):

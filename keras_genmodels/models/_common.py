@@ -190,6 +190,21 @@ class DataErrorsAsValueError:
 SEED_STATE_KEY = "seed_generator_state"
 
 
+class SavesSeedState:
+    """Mixin: ``model.seed_generator``'s state is saved with the weights and restored.
+
+    Keras does not save seed-generator states, so without it a reloaded model
+    would not continue the same stream of random draws.
+    """
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        save_seed_state(self.seed_generator, store)
+
+    def load_own_variables(self, store):
+        super().load_own_variables(load_seed_state(self.seed_generator, store))
+
+
 def save_seed_state(seed_generator, store):
     """Store a ``SeedGenerator``'s state in a ``save_own_variables`` store.
 

@@ -11,7 +11,7 @@ from keras_genmodels.models import _common
 from keras_genmodels.models._trainer import SingleLossModel
 
 
-class DensityModel(SingleLossModel, keras.Model):
+class DensityModel(_common.SavesSeedState, SingleLossModel, keras.Model):
     """An explicit-density model ``p(x) = prod_i p(x_i | x_<i)`` trained by maximum likelihood.
 
     Subclasses build their network in ``__init__`` and implement:
@@ -162,16 +162,6 @@ class DensityModel(SingleLossModel, keras.Model):
 
     def sample(self, n, seed=None, verbose=1):
         raise NotImplementedError
-
-    # The SeedGenerator's state is saved with the weights (Keras does not save
-    # seed states), so a reloaded model continues the same random draws.
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        _common.save_seed_state(self.seed_generator, store)
-
-    def load_own_variables(self, store):
-        store = _common.load_seed_state(self.seed_generator, store)
-        super().load_own_variables(store)
 
     def get_config(self):
         config = super().get_config()

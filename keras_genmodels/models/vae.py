@@ -24,7 +24,7 @@ def _normal_log_prob(z, mean, log_var):
 
 
 @register
-class VAE(SingleLossModel, keras.Model):
+class VAE(_common.SavesSeedState, SingleLossModel, keras.Model):
     """Variational autoencoder trained on the evidence lower bound.
 
     ``ELBO(x) = E_q(z|x)[log p(x|z)] - beta * KL(q(z|x) || N(0, I))`` with a
@@ -520,14 +520,6 @@ class VAE(SingleLossModel, keras.Model):
         return ops.convert_to_numpy(est)
 
     # --------------------------------------------------------------- config
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        _common.save_seed_state(self.seed_generator, store)
-
-    def load_own_variables(self, store):
-        store = _common.load_seed_state(self.seed_generator, store)
-        super().load_own_variables(store)
-
     def get_config(self):
         config = super().get_config()
         config.update({

@@ -20,6 +20,7 @@ import pytest
 from keras import ops
 
 from keras_genmodels import _backend, kernels, layers, models
+from tests._networks import mlp as _mlp
 
 pytestmark = pytest.mark.all_backends
 
@@ -35,14 +36,6 @@ def _binary(n, dim, seed):
 X = _binary(32, 12, 0)
 LABELS = np.arange(32) % 3
 IMAGES = (np.random.default_rng(1).random((32, 4, 4, 1)) < 0.4).astype("float32")
-
-
-def _mlp(sizes, name):
-    net = [keras.Input((sizes[0],))]
-    for units in sizes[1:-1]:
-        net.append(keras.layers.Dense(units, activation="tanh"))
-    net.append(keras.layers.Dense(sizes[-1]))
-    return keras.Sequential(net, name=name)
 
 
 def _vae(**kwargs):

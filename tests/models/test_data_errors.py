@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from keras_genmodels import models
+from tests._networks import mlp as _mlp
 
 pytestmark = pytest.mark.all_backends
 
@@ -20,12 +21,6 @@ IMAGES = (RNG.random((8, 3, 3, 1)) < 0.5).astype("float32")
 PIXELS = RNG.integers(0, 256, (8, 2, 2, 1)).astype("float32")
 
 
-def _mlp(sizes):
-    layers = [keras.Input((sizes[0],))]
-    for units in sizes[1:-1]:
-        layers.append(keras.layers.Dense(units, activation="tanh"))
-    layers.append(keras.layers.Dense(sizes[-1]))
-    return keras.Sequential(layers)
 
 
 def _vae():

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from keras_genmodels import models
+from tests._networks import mlp as _mlp
 
 pytestmark = pytest.mark.all_backends
 
@@ -23,12 +24,6 @@ IMAGES = (RNG.random((12, 3, 3, 1)) < 0.4).astype("float32")
 LABELS = RNG.integers(0, 2, 12)
 
 
-def _mlp(sizes):
-    layers = [keras.Input((sizes[0],))]
-    for units in sizes[1:-1]:
-        layers.append(keras.layers.Dense(units, activation="tanh"))
-    layers.append(keras.layers.Dense(sizes[-1]))
-    return keras.Sequential(layers)
 
 
 def test_evaluate_reports_the_exact_nll_and_weights_examples():
