@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from keras_genmodels import models
+from tests._grad import variable_gradients
 from tests.models.test_density_common import assert_autoregressive, jacobian, randomize_weights
 
 
@@ -22,8 +23,10 @@ def nade_log_prob_loop(x, W, c, V, b):
 
 
 @pytest.mark.all_backends
-def test_log_prob_matches_numpy_loop():
-    model = randomize_weights(models.NADE((4, 5), hidden_units=7), scale=1.0, seed=3)
+@pytest.mark.parametrize("implementation", ["blocked", "cumsum"])
+def test_log_prob_matches_numpy_loop(implementation):
+    model = randomize_weights(models.NADE((4, 5), hidden_units=7, implementation=implementation),
+                              scale=1.0, seed=3)
     x = (np.random.default_rng(0).random((6, 4, 5)) < 0.5).astype("float32")
     expected = nade_log_prob_loop(
         x, *(np.asarray(w) for w in (model.W, model.c, model.V, model.b)))
@@ -31,10 +34,30 @@ def test_log_prob_matches_numpy_loop():
 
 
 @pytest.mark.all_backends
-def test_autoregressive_by_gradients():
-    model = randomize_weights(models.NADE(7, hidden_units=5), seed=1)
+@pytest.mark.parametrize("implementation", ["blocked", "cumsum"])
+def test_autoregressive_by_gradients(implementation):
+    model = randomize_weights(models.NADE(7, hidden_units=5, implementation=implementation), seed=1)
     x = np.random.default_rng(2).random(7)
     assert_autoregressive(jacobian(model, x), np.arange(7))
+
+
+@pytest.mark.all_backends
+@pytest.mark.parametrize("dim", [7, 16, 30])   # padded to 3 x 3, exact 4 x 4, padded to 6 x 5
+def test_blocked_prefix_sums_match_the_cumsum_reference(dim):
+    """The fast path equals the reference: logits and every weight gradient (float32, 1e-5)."""
+    ref = randomize_weights(models.NADE(dim, hidden_units=6, implementation="cumsum"), seed=4)
+    fast = models.NADE(dim, hidden_units=6, implementation="blocked")
+    fast.set_weights(ref.get_weights())
+    x = (np.random.default_rng(dim).random((5, dim)) < 0.5).astype("float32")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(fast(x)),
+                               keras.ops.convert_to_numpy(ref(x)), rtol=1e-5, atol=1e-5)
+    grads = [variable_gradients(lambda m=m: -m.log_prob_tensor(keras.ops.convert_to_tensor(x)),
+                                m.trainable_variables) for m in (ref, fast)]
+    for g_ref, g_fast in zip(*grads):
+        np.testing.assert_allclose(g_fast, g_ref, rtol=1e-5, atol=1e-5)
+    assert models.NADE(4).get_config()["implementation"] == "auto"
+    with pytest.raises(ValueError, match="implementation"):
+        models.NADE(4, implementation="fast")
 
 
 def test_shapes_and_config():
