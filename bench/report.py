@@ -22,6 +22,12 @@ JSON line:
   (the 2-layer VAE of the IWAE paper, fully trained: 86.76), IWAE (k=50)
   87.10, PixelCNN 81.30, Row LSTM 80.54, Diagonal BiLSTM 79.20.
 
+A second table has one row per shipped preset (``--presets``, default all):
+its NLL measured here on the strided valid subset ``valid[::--preset-stride]``
+(exact, or importance-sampled with ``--k``), the valid NLL its recipe
+recorded on the whole split, the CPU-hours it took and the time to draw 16
+samples (first call, with tracing, and warm).
+
 It reuses ``bench/nll_binarized_mnist.py`` (model builders, the time-limit
 callback) and ``bench/gan_mnist.py`` (the feature classifier). Numbers from
 minutes of CPU training are far from the papers' (days of GPU training,
@@ -59,7 +65,7 @@ import numpy as np  # noqa: E402
 
 import gan_mnist  # noqa: E402  (bench/gan_mnist.py: the feature classifier)
 import nll_binarized_mnist as nll_bench  # noqa: E402  (builders, TimeLimit)
-from keras_genmodels import callbacks, datasets, metrics, models  # noqa: E402
+from keras_genmodels import callbacks, datasets, metrics, models, presets  # noqa: E402
 
 ALL_MODELS = ("vae", "iwae", "nade", "made", "pixelcnn", "gated_pixelcnn", "row_lstm",
               "diagonal_bilstm", "gan", "aae")
@@ -93,6 +99,10 @@ def parse_args(argv=None):
     p.add_argument("--tiny", action="store_true",
                    help="tiny networks (smoke tests of this script only)")
     p.add_argument("--out", default="bench_out/report", help="sample grids and report.json")
+    p.add_argument("--presets", nargs="+", default=["all"],
+                   help="shipped presets to report (names, 'all' or 'none')")
+    p.add_argument("--preset-stride", type=int, default=10,
+                   help="presets: NLL measured on valid[::stride]")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.minutes_per_model <= 0:
@@ -272,6 +282,44 @@ class FrechetJudge:
 
 
 # ------------------------------------------------------------------ main
+def preset_rows(names, valid, args):
+    """One row per shipped preset: NLL measured here on a strided valid subset, recorded
+    NLL (the recipe's, whole valid split), sampling time (first call and warm)."""
+    known = presets.list_presets()
+    names = sorted(known) if names == ["all"] else [] if names == ["none"] else names
+    rows = []
+    for name in names:
+        meta = known[name]
+        model = getattr(models, meta["class_name"]).from_preset(name)
+        x = valid[:: args.preset_stride]
+        t0 = time.time()
+        if isinstance(model, models.VAE):
+            k = args.k or 1000
+            nll, kind = -model.log_likelihood(x, num_samples=k, seed=args.seed), f"IS k={k}"
+        else:
+            nll, kind = -model.log_prob(x), "exact"
+        eval_seconds = time.time() - t0
+        times = []
+        for _ in range(2):
+            t0 = time.time()
+            model.sample(16, seed=args.seed, **({"verbose": 0} if hasattr(model, "num_dims")
+                                                 else {}))
+            times.append(time.time() - t0)
+        rows.append({"preset": name, "class": meta["class_name"], "params": count_params(model),
+                     "valid_nll_nats": round(float(np.mean(nll)), 3), "nll_kind": kind,
+                     "valid_images": int(len(x)),
+                     "valid_bits_per_dim": round(float(np.mean(nll)) / (784 * math.log(2)), 4),
+                     "recorded_valid_nll": meta.get("valid_nll"),
+                     "recorded_estimator": meta.get("nll_estimator"),
+                     "published_test_nll": meta.get("published_test_nll"),
+                     "cpu_hours": meta.get("cpu_hours"), "eval_seconds": round(eval_seconds, 1),
+                     "sample16_first_seconds": round(times[0], 2),
+                     "sample16_warm_seconds": round(times[1], 2)})
+        print(f"done preset {name}: {json.dumps(rows[-1])}", flush=True)
+        keras.backend.clear_session()
+    return rows
+
+
 def fmt(value, digits=2):
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -341,12 +389,25 @@ def main(argv=None):
               f"{fmt(r['train_images_per_s'], 0)} | {nll} | {fmt(r['valid_bits_per_dim'], 4)} | "
               f"{r['nll_kind'] or '-'} | {fmt(r['frechet_distance'])} | "
               f"{r['sample16_seconds']:.2f} | {fmt(r['published_test_nll'])} |")
+    preset_report = preset_rows(args.presets, valid, args)
+    if preset_report:
+        print(f"\nPretrained presets (NLL on valid[::{args.preset_stride}]; recorded: the "
+              "recipe's, on the whole valid split):\n")
+        print("| preset | parameters | valid NLL (nats) | bits/dim | NLL kind | recorded valid NLL "
+              "| published test NLL | CPU-hours | sample 16, first / warm (s) |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for r in preset_report:
+            print(f"| {r['preset']} | {r['params']:,} | {r['valid_nll_nats']:.2f} | "
+                  f"{r['valid_bits_per_dim']:.4f} | {r['nll_kind']} | "
+                  f"{fmt(r['recorded_valid_nll'])} ({r['recorded_estimator']}) | "
+                  f"{fmt(r['published_test_nll'])} | {fmt(r['cpu_hours'])} | "
+                  f"{r['sample16_first_seconds']:.2f} / {r['sample16_warm_seconds']:.2f} |")
     if judge is not None:
         print(f"\nFrechet distance: {judge.num} images, features of an MNIST classifier "
               f"(held-out accuracy {judge.accuracy:.3f}); real vs real: {judge.floor:.2f}.")
     report = {"bench": "report", "minutes_per_model": args.minutes_per_model, "k": args.k,
               "valid_images": int(len(valid)), "batch_size": args.batch_size,
-              "tiny": args.tiny, "rows": rows,
+              "tiny": args.tiny, "rows": rows, "presets": preset_report,
               "frechet_floor": None if judge is None else round(float(judge.floor), 3),
               "classifier_accuracy": None if judge is None else round(judge.accuracy, 4),
               "keras": keras.__version__, "backend": keras.backend.backend(),

@@ -45,7 +45,15 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="out/aae_mnist")
+    p.add_argument("--preset", default=None,
+                   help="skip training: sample 16 images from this pretrained "
+                        "preset (keras_genmodels.models.AAE.presets) into --out")
     args = p.parse_args(argv)
+    if args.preset:
+        from keras_genmodels import models as _models, presets as _presets
+
+        return _presets.sample_preset(_models.AAE, args.preset,
+                                      os.path.join(args.out, "preset_samples.png"))
 
     keras.utils.set_random_seed(args.seed)
     if args.data:

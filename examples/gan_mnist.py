@@ -40,7 +40,15 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="out/gan_mnist")
+    p.add_argument("--preset", default=None,
+                   help="skip training: sample 16 images from this pretrained "
+                        "preset (keras_genmodels.models.GAN.presets) into --out")
     args = p.parse_args(argv)
+    if args.preset:
+        from keras_genmodels import models as _models, presets as _presets
+
+        return _presets.sample_preset(_models.GAN, args.preset,
+                                      os.path.join(args.out, "preset_samples.png"))
 
     keras.utils.set_random_seed(args.seed)
     x, y = datasets.load_mnist("train", path=args.data)

@@ -31,12 +31,20 @@ def parse_args(argv=None):
     p.add_argument("--num-layers", type=int, default=5)
     p.add_argument("--per-class", type=int, default=4, help="samples per class in the grid")
     p.add_argument("--out", default="out/gated_pixelcnn")
+    p.add_argument("--preset", default=None,
+                   help="skip training: sample 16 images from this pretrained "
+                        "preset (keras_genmodels.models.GatedPixelCNN.presets) into --out")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.preset:
+        from keras_genmodels import models as _models, presets as _presets
+
+        return _presets.sample_preset(_models.GatedPixelCNN, args.preset,
+                                      os.path.join(args.out, "preset_samples.png"))
     import keras
     import tensorflow as tf
 

@@ -49,7 +49,15 @@ def main(argv=None):
     parser.add_argument("--hidden-units", type=int, default=500)
     parser.add_argument("--valid-limit", type=int, default=2000)
     parser.add_argument("--out", default="out")
+    parser.add_argument("--preset", default=None,
+                        help="skip training: sample 16 images from this pretrained "
+                             "preset (keras_genmodels.models.NADE.presets) into --out")
     args = parser.parse_args(argv)
+    if args.preset:
+        from keras_genmodels import models as _models, presets as _presets
+
+        return _presets.sample_preset(_models.NADE, args.preset,
+                                      os.path.join(args.out, "preset_samples.png"))
     keras.utils.set_random_seed(0)
     os.makedirs(args.out, exist_ok=True)
 

@@ -31,6 +31,9 @@ def parse_args(argv=None):
     p.add_argument("--num-samples", type=int, default=16)
     p.add_argument("--valid", type=int, default=1000, help="validation images scored")
     p.add_argument("--out", default="out/pixelcnn_mnist")
+    p.add_argument("--preset", default=None,
+                   help="skip training: sample 16 images from this pretrained "
+                        "preset (keras_genmodels.models.PixelCNN.presets) into --out")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
@@ -42,6 +45,11 @@ def load(path):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.preset:
+        from keras_genmodels import models as _models, presets as _presets
+
+        return _presets.sample_preset(_models.PixelCNN, args.preset,
+                                      os.path.join(args.out, "preset_samples.png"))
     import keras
 
     keras.utils.set_random_seed(args.seed)

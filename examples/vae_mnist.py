@@ -65,6 +65,9 @@ def parse_args(argv=None):
     p.add_argument("--scatter-points", type=int, default=2000)
     p.add_argument("--valid-limit", type=int, default=1000)
     p.add_argument("--out", default="out/vae_mnist")
+    p.add_argument("--preset", default=None,
+                   help="skip training: sample 16 images from this pretrained "
+                        "preset (keras_genmodels.models.VAE.presets) into --out")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
 
@@ -135,6 +138,11 @@ def interpolation_grid(vae, x_valid, rows=8, steps=10):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.preset:
+        from keras_genmodels import models as _models, presets as _presets
+
+        return _presets.sample_preset(_models.VAE, args.preset,
+                                      os.path.join(args.out, "preset_samples.png"))
     keras.utils.set_random_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
     x_train, x_valid, source = load(args)

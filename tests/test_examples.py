@@ -28,8 +28,12 @@ from keras_genmodels import datasets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-Example = collections.namedtuple("Example", "script args outputs expect json",
-                                 defaults=(True,))
+Example = collections.namedtuple("Example", "script args outputs expect json name",
+                                 defaults=(True, None))
+
+
+def _key(example):
+    return example.name or example.script
 
 EXAMPLES = [
     Example(
@@ -55,6 +59,16 @@ EXAMPLES = [
          "--out", "{out}"],
         ["report.json"],
         ["| model |", "| VAE |", "| IWAE (k=", "| MADE |", "| GAN |", "88.04"],
+    ),
+    Example(
+        "bench/train_preset.py",
+        ["--model", "made", "--quick", "--epochs", "2", "--steps-per-epoch", "2",
+         "--eval-stride", "100", "--run-dir", "{out}/run", "--preset-dir", "{out}/preset",
+         "--verbose", "0"],
+        ["run/history.csv", "run/state.json", "run/best.weights.h5", "preset/config.json",
+         "preset/metadata.json", "preset/model.weights.h5",
+         "preset/gallery/made_binarized_mnist.png"],
+        ['"class_name": "MADE"', '"nll_estimator": "exact"', '"check_log_probs"'],
     ),
     Example(
         "examples/vae_mnist.py",
@@ -129,6 +143,14 @@ EXAMPLES = [
         ["samples_epoch_001.png", "samples_final.png"],
         ["valid NLL", "AUROC"], json=False,
     ),
+    # --preset: sample from a pretrained model ({preset_*}: tiny presets made by a fixture).
+    Example("examples/quickstart.py", ["--preset", "{preset_vae}", "--out", "{out}"],
+            ["preset_samples.png"], ["16 samples in"], json=False, name="quickstart --preset"),
+    Example("examples/nade_mnist.py", ["--preset", "{preset_nade}", "--out", "{out}"],
+            ["preset_samples.png"], ["16 samples in"], json=False, name="nade_mnist --preset"),
+    Example("examples/pixelcnn_mnist.py", ["--preset", "{preset_pixelcnn}", "--out", "{out}"],
+            ["preset_samples.png"], ["16 samples in"], json=False,
+            name="pixelcnn_mnist --preset"),
     Example(
         "examples/distributed.py",
         ["--backend", "tensorflow", "--epochs", "1", "--steps", "1", "--batch-size", "16",
@@ -158,7 +180,7 @@ RUNNER = textwrap.dedent("""
         except BaseException:
             error = traceback.format_exc()
         keras.backend.clear_session()
-        results[job["script"]] = {"stdout": buffer.getvalue(), "error": error,
+        results[job["key"]] = {"stdout": buffer.getvalue(), "error": error,
                                   "seconds": round(time.time() - start, 1)}
         with open(job["results"], "w") as f:
             json.dump(results, f)
@@ -194,14 +216,33 @@ def _selected(request):
 
 
 @pytest.fixture(scope="module")
-def example_runs(request, tmp_path_factory, small_npz, mnist_npz):
+def tiny_presets(tmp_path_factory):
+    """Untrained 28x28 presets for the examples' ``--preset`` runs."""
+    from keras_genmodels import models
+
+    base = tmp_path_factory.mktemp("presets")
+    made = {
+        "vae": models.VAE(*models.mlp_vae_networks((28, 28, 1), 2, hidden_units=(8,)), seed=0),
+        "nade": models.NADE((28, 28, 1), hidden_units=4, seed=0),
+        "pixelcnn": models.PixelCNN((28, 28, 1), filters=4, num_layers=1, kernel_size=3,
+                                    seed=0),
+    }
+    for name, model in made.items():
+        model.save_to_preset(str(base / name))
+    return {f"preset_{name}": str(base / name) for name in made}
+
+
+@pytest.fixture(scope="module")
+def example_runs(request, tmp_path_factory, small_npz, mnist_npz, tiny_presets):
     base = tmp_path_factory.mktemp("examples")
     jobs, outs = [], {}
     for example in _selected(request):
-        out = base / example.script.replace("/", "_").replace(".py", "")
-        outs[example.script] = out
-        args = [a.format(out=out, data=small_npz, mnist=mnist_npz) for a in example.args]
-        jobs.append({"script": os.path.join(ROOT, example.script), "args": args,
+        key = _key(example)
+        out = base / key.replace("/", "_").replace(".py", "").replace(" --", "_")
+        outs[key] = out
+        args = [a.format(out=out, data=small_npz, mnist=mnist_npz, **tiny_presets)
+                for a in example.args]
+        jobs.append({"script": os.path.join(ROOT, example.script), "args": args, "key": key,
                      "results": str(base / "results.json")})
     (base / "jobs.json").write_text(json.dumps(jobs))
     runner = base / "runner.py"
@@ -215,9 +256,9 @@ def example_runs(request, tmp_path_factory, small_npz, mnist_npz):
     return {"results": results, "outs": outs, "proc": proc}
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=[e.script for e in EXAMPLES])
+@pytest.mark.parametrize("example", EXAMPLES, ids=[_key(e) for e in EXAMPLES])
 def test_example_runs(example, example_runs):
-    key = os.path.join(ROOT, example.script)
+    key = _key(example)
     proc = example_runs["proc"]
     assert key in example_runs["results"], (
         f"{example.script} did not run: runner exit {proc.returncode}\n"
@@ -225,7 +266,7 @@ def test_example_runs(example, example_runs):
     run = example_runs["results"][key]
     stdout = run["stdout"]
     assert run["error"] is None, stdout[-3000:] + "\n" + run["error"]
-    out = example_runs["outs"][example.script]
+    out = example_runs["outs"][key]
     for name in example.outputs:
         assert (out / name).is_file(), f"{example.script} did not write {name}"
         if name.endswith(".png"):

@@ -9,6 +9,7 @@ from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels._api import register
 from keras_genmodels.models import _common
 from keras_genmodels.models._trainer import SingleLossModel
+from keras_genmodels.presets import PresetMixin
 
 _SQUARED_ERROR = ("mse", "squared_error")
 
@@ -20,7 +21,7 @@ def _sum_non_batch(values):
 
 
 @register
-class Autoencoder(SingleLossModel, keras.Model):
+class Autoencoder(PresetMixin, SingleLossModel, keras.Model):
     """Deterministic autoencoder ``x_hat = decoder(encoder(x))``.
 
     Trained to minimise a per-example reconstruction loss averaged over the

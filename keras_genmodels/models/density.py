@@ -9,9 +9,10 @@ from keras import ops
 from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels.models import _common
 from keras_genmodels.models._trainer import SingleLossModel
+from keras_genmodels.presets import PresetMixin
 
 
-class DensityModel(_common.SavesSeedState, SingleLossModel, keras.Model):
+class DensityModel(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.Model):
     """An explicit-density model ``p(x) = prod_i p(x_i | x_<i)`` trained by maximum likelihood.
 
     Subclasses build their network in ``__init__`` and implement:

@@ -9,6 +9,7 @@ from keras_genmodels import _backend
 from keras_genmodels import losses as losses_lib
 from keras_genmodels._api import register
 from keras_genmodels.models import _common
+from keras_genmodels.presets import PresetMixin
 
 _COMPILE_KWARGS = ("run_eagerly", "jit_compile", "steps_per_execution")
 
@@ -65,7 +66,7 @@ class _OptimizerGroup(keras.optimizers.Optimizer):
         pass
 
 
-class AdversarialModel(_common.DataErrorsAsValueError, keras.Model):
+class AdversarialModel(PresetMixin, _common.DataErrorsAsValueError, keras.Model):
     """Base of the models trained with several optimizers (GAN, AAE).
 
     Subclasses list their optimizers in ``optimizer_names`` and return the

@@ -12,6 +12,7 @@ from keras_genmodels._api import register
 from keras_genmodels.layers.kl import standard_normal_kl
 from keras_genmodels.models import _common
 from keras_genmodels.models._trainer import SingleLossModel
+from keras_genmodels.presets import PresetMixin
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -24,7 +25,7 @@ def _normal_log_prob(z, mean, log_var):
 
 
 @register
-class VAE(_common.SavesSeedState, SingleLossModel, keras.Model):
+class VAE(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.Model):
     """Variational autoencoder trained on the evidence lower bound.
 
     ``ELBO(x) = E_q(z|x)[log p(x|z)] - beta * KL(q(z|x) || N(0, I))`` with a

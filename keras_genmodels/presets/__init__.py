@@ -1,0 +1,333 @@
+"""Pretrained models: ``Model.presets``, ``Model.from_preset`` and ``model.save_to_preset``.
+
+A preset is a directory in the keras-hub layout:
+
+- ``config.json``: the model's ``keras.saving.serialize_keras_object`` (class,
+  config and build config);
+- ``model.weights.h5``: the weights (``model.save_weights`` without the
+  optimizer; floating-point arrays may be stored as float16 and are cast
+  back to the variables' dtype when loaded);
+- ``metadata.json``: what the preset is (``class_name``, ``description``,
+  ``parameter_count``, the valid NLL and its estimator, CPU-hours, the recipe
+  command, library versions) and ``weights_sha256``, which
+  :func:`load_preset` checks before loading.
+
+The presets that ship with the package live in this folder (one sub-folder
+per name), so they load offline. Every model class lists its own in
+``Model.presets`` (a dict name -> metadata).
+
+Example:
+
+>>> import tempfile, keras
+>>> from keras_genmodels.models import NADE
+>>> model = NADE(4, hidden_units=3, seed=0)
+>>> model.build((None, 4))
+>>> directory = tempfile.mkdtemp()
+>>> meta = model.save_to_preset(directory, metadata={"description": "a tiny NADE"})
+>>> restored = NADE.from_preset(directory)
+>>> bool(keras.ops.all(restored.log_prob_tensor(keras.ops.ones((1, 4)))
+...                    == model.log_prob_tensor(keras.ops.ones((1, 4)))))
+True
+"""
+
+import datetime
+import hashlib
+import json
+import os
+
+import keras
+import numpy as np
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+METADATA_FILE = "metadata.json"
+PRESET_ROOT = os.path.dirname(os.path.abspath(__file__))
+
+CHECK_STRIDE = 250
+CHECK_SAMPLES = 100
+
+__all__ = ["PresetMixin", "check_log_probs", "list_presets", "load_preset", "sample_preset",
+           "save_to_preset", "sha256_of"]
+
+
+def sha256_of(path):
+    """Hex sha256 of the file at ``path``."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def list_presets(class_name=None):
+    """The presets shipped with the package: a dict name -> metadata.
+
+    Args:
+        class_name: str or None; only the presets of that model class
+            (``"NADE"``, ``"GatedPixelCNN"``, ...).
+
+    Returns:
+        dict, sorted by name; every value is the preset's ``metadata.json``.
+
+    Example:
+
+    >>> from keras_genmodels.presets import list_presets
+    >>> isinstance(list_presets("NADE"), dict)
+    True
+    """
+    out = {}
+    for name in sorted(os.listdir(PRESET_ROOT)):
+        path = os.path.join(PRESET_ROOT, name, METADATA_FILE)
+        if not os.path.isfile(path):
+            continue
+        meta = _read_json(path)
+        if class_name is None or meta.get("class_name") == class_name:
+            out[name] = meta
+    return out
+
+
+def check_log_probs(model):
+    """Log-likelihoods (nats) of 8 shipped validation images, recorded in a preset's metadata.
+
+    The images are ``datasets.load_binarized_mnist_small("valid")[::250]``
+    (part of the package, so the check runs offline). Explicit-density models
+    give their exact ``log_prob``; VAE-type models the importance-sampled
+    estimate with 100 samples and seed 0 (deterministic).
+
+    Args:
+        model: a model trained on 28x28 binarized MNIST.
+
+    Returns:
+        NumPy ``float64`` array ``(8,)``.
+    """
+    from keras_genmodels.datasets import load_binarized_mnist_small
+
+    x = load_binarized_mnist_small("valid")[::CHECK_STRIDE]
+    if hasattr(model, "log_likelihood"):
+        values = model.log_likelihood(x, num_samples=CHECK_SAMPLES, seed=0)
+    else:
+        values = model.log_prob(x)
+    return np.asarray(values, dtype="float64")
+
+
+def _weight_float16(path):
+    """Rewrite a ``.weights.h5`` file with its float32/float64 arrays stored as float16."""
+    import h5py
+
+    tmp = path + ".tmp"
+    with h5py.File(path, "r") as src, h5py.File(tmp, "w") as dst:
+        def copy(name, obj):
+            if isinstance(obj, h5py.Group):
+                target = dst.require_group(name)
+            else:
+                data = obj[()]
+                if obj.dtype in (np.float32, np.float64):
+                    data = data.astype("float16")
+                    if not np.all(np.isfinite(data)):
+                        raise ValueError(f"weight {name!r} overflows float16; save with "
+                                         "dtype=None")
+                target = dst.create_dataset(name, data=data)
+            target.attrs.update(obj.attrs)
+
+        dst.attrs.update(src.attrs)
+        src.visititems(copy)
+    os.replace(tmp, path)
+
+
+def _bare_copy(model):
+    """A fresh, uncompiled model of the same config holding ``model``'s weights."""
+    copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    if len(copy.weights) != len(model.weights):
+        raise ValueError(
+            f"{type(model).__name__} could not be rebuilt from its config with the same "
+            f"weights ({len(copy.weights)} vs {len(model.weights)}); build the model first")
+    for target, source in zip(copy.weights, model.weights):
+        target.assign(source)
+    return copy
+
+
+def save_to_preset(model, directory, metadata=None, dtype=None):
+    """Write ``model`` to ``directory`` as a preset (config, weights, metadata).
+
+    Args:
+        model: a built keras-genmodels model.
+        directory: str, created if missing; its preset files are overwritten.
+        metadata: dict or None, merged into ``metadata.json`` (description,
+            valid NLL, recipe, ...).
+        dtype: None (store the variables' dtypes) or ``"float16"`` (store
+            floating-point weights as float16; halves the size).
+
+    Returns:
+        dict, the metadata written (with ``weights_sha256``).
+
+    Raises:
+        ValueError: the model is not built, or ``dtype`` is not None/"float16".
+    """
+    if dtype not in (None, "float16"):
+        raise ValueError(f"dtype must be None or 'float16'. Received: dtype={dtype!r}")
+    if not model.built:
+        raise ValueError(f"Build {type(model).__name__} (call it on data or fit it) before "
+                         "saving it to a preset.")
+    os.makedirs(directory, exist_ok=True)
+    copy = _bare_copy(model)
+    with open(os.path.join(directory, CONFIG_FILE), "w") as f:
+        json.dump(keras.saving.serialize_keras_object(copy), f, indent=2)
+    weights_path = os.path.join(directory, WEIGHTS_FILE)
+    copy.save_weights(weights_path, overwrite=True)
+    if dtype == "float16":
+        _weight_float16(weights_path)
+    from keras_genmodels import __version__
+
+    meta = {
+        "class_name": type(model).__name__,
+        "description": "",
+        "parameter_count": int(sum(int(np.prod(w.shape)) for w in model.trainable_weights)),
+        "weights_dtype": dtype or "float32",
+        "keras_version": keras.__version__,
+        "keras_genmodels_version": __version__,
+        "date_saved": datetime.date.today().isoformat(),
+    }
+    meta.update(metadata or {})
+    meta["weights_sha256"] = sha256_of(weights_path)
+    with open(os.path.join(directory, METADATA_FILE), "w") as f:
+        json.dump(meta, f, indent=2, sort_keys=True)
+    return meta
+
+
+def resolve_preset(name_or_directory, known, listed=None):
+    """The directory of a preset given by name (one of ``known``) or by path.
+
+    ``listed``: the names the error message offers (default ``known``).
+    """
+    if isinstance(name_or_directory, str) and name_or_directory in known:
+        return os.path.join(PRESET_ROOT, name_or_directory)
+    if isinstance(name_or_directory, (str, os.PathLike)) and os.path.isdir(name_or_directory):
+        return os.fspath(name_or_directory)
+    raise ValueError(
+        f"Unknown preset {name_or_directory!r}: not a directory and not one of the known "
+        f"presets {sorted(known if listed is None else listed)}")
+
+
+def load_preset(directory, cls=None):
+    """Load the preset in ``directory``; check the weights' sha256 first.
+
+    Args:
+        directory: str, a preset directory.
+        cls: class or None; the loaded model must be an instance of it.
+
+    Returns:
+        the model, built, with the preset's weights (uncompiled).
+
+    Raises:
+        ValueError: missing files, weights whose sha256 differs from the
+            metadata's, or a model of another class than ``cls``.
+    """
+    paths = {name: os.path.join(directory, name)
+             for name in (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)}
+    missing = [name for name, path in paths.items() if not os.path.isfile(path)]
+    if missing:
+        raise ValueError(f"{directory!r} is not a preset directory: it lacks {missing}")
+    meta = _read_json(paths[METADATA_FILE])
+    expected = meta.get("weights_sha256")
+    actual = sha256_of(paths[WEIGHTS_FILE])
+    if expected != actual:
+        raise ValueError(
+            f"The weights in {paths[WEIGHTS_FILE]!r} have sha256 {actual}, but the preset's "
+            f"metadata records {expected}: the file is corrupted or was changed.")
+    config = _read_json(paths[CONFIG_FILE])
+    if cls is not None and config.get("class_name") != cls.__name__:
+        found = keras.saving.get_registered_object(config.get("registered_name", ""))
+        if not (isinstance(found, type) and issubclass(found, cls)):
+            raise ValueError(
+                f"The preset in {directory!r} is a {config.get('class_name')}, not a "
+                f"{cls.__name__}; load it with {config.get('class_name')}.from_preset")
+    model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    model.load_weights(paths[WEIGHTS_FILE])
+    return model
+
+
+class _Presets:
+    """Class attribute ``presets``: the shipped presets of exactly this class."""
+
+    def __get__(self, instance, owner):
+        return list_presets(owner.__name__)
+
+
+class PresetMixin:
+    """``presets``, ``from_preset`` and ``save_to_preset`` for a model class."""
+
+    presets = _Presets()
+
+    @classmethod
+    def from_preset(cls, preset):
+        """Load a pretrained model: a preset name (see ``presets``) or a preset directory.
+
+        Args:
+            preset: str, one of ``cls.presets`` or the path of a directory
+                written by ``save_to_preset``.
+
+        Returns:
+            the model, with the preset's weights; compile it to train further.
+
+        Raises:
+            ValueError: unknown name (the message lists the known presets),
+                weights whose sha256 does not match, or a preset of another
+                model class.
+        """
+        return load_preset(resolve_preset(preset, list_presets(), cls.presets or None), cls)
+
+    def save_to_preset(self, directory, metadata=None, dtype=None):
+        """Save config, weights and metadata to ``directory`` (see :mod:`keras_genmodels.presets`).
+
+        Args:
+            directory: str.
+            metadata: dict or None, extra metadata (description, valid NLL, ...).
+            dtype: None or ``"float16"`` (weight storage).
+
+        Returns:
+            dict, the metadata written.
+        """
+        return save_to_preset(self, directory, metadata, dtype)
+
+
+def sample_preset(cls, preset, path, num_samples=16, seed=0):
+    """Load ``cls.from_preset(preset)``, draw ``num_samples`` images and write them as a PNG grid.
+
+    What the examples' ``--preset NAME`` does.
+
+    Args:
+        cls: the model class (``keras_genmodels.models.NADE``, ...).
+        preset: str, a preset name or directory.
+        path: str, the PNG file to write.
+        num_samples: int.
+        seed: int, sampling seed.
+
+    Returns:
+        dict: ``preset``, ``path``, ``load_seconds``, ``sample_seconds`` and the
+        preset's ``valid_nll`` / ``nll_estimator`` when its metadata has them.
+    """
+    import time
+
+    from keras_genmodels.callbacks import save_image_grid
+
+    t0 = time.time()
+    model = cls.from_preset(preset)
+    t1 = time.time()
+    samples = np.asarray(keras.ops.convert_to_numpy(model.sample(num_samples, seed=seed)))
+    t2 = time.time()
+    side = int(round(np.sqrt(samples[0].size)))
+    save_image_grid(samples.reshape(num_samples, side, side, 1), path,
+                    ncols=int(np.ceil(np.sqrt(num_samples))))
+    meta = _read_json(os.path.join(resolve_preset(preset, list_presets()), METADATA_FILE))
+    out = {"preset": preset, "path": path, "load_seconds": round(t1 - t0, 2),
+           "sample_seconds": round(t2 - t1, 2)}
+    out.update({k: meta[k] for k in ("valid_nll", "nll_estimator") if k in meta})
+    print(f"{preset}: {num_samples} samples in {out['sample_seconds']} s -> {path}"
+          + (f" (valid NLL {meta['valid_nll']} nats, {meta['nll_estimator']})"
+             if "valid_nll" in meta else ""))
+    return out
