@@ -246,6 +246,9 @@ def parse_args(argv=None):
     parser.add_argument("--run-dir", default=None, help="checkpoints (default bench/runs/NAME)")
     parser.add_argument("--preset-dir", default=None,
                         help="where the preset goes (default: inside the package)")
+    parser.add_argument("--gallery-dir", default=None,
+                        help="where the sample grid goes (default bench/gallery, or "
+                             "PRESET_DIR/gallery with --preset-dir)")
     parser.add_argument("--hours", type=float, default=None, help="wall budget of this run")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's")
     parser.add_argument("--steps-per-epoch", type=int, default=None,
@@ -380,8 +383,9 @@ def export(model, recipe, args, state, valid, run_dir, source):
     t0 = time.time()
     samples = np.asarray(model.sample(16, seed=args.seed, verbose=0))
     sample_seconds = time.time() - t0
-    grid = os.path.join(HERE if args.preset_dir is None else args.preset_dir, "gallery",
-                        recipe["preset"] + ".png")
+    gallery = args.gallery_dir or os.path.join(
+        HERE if args.preset_dir is None else args.preset_dir, "gallery")
+    grid = os.path.join(gallery, recipe["preset"] + ".png")
     save_image_grid(samples.reshape(16, 28, 28, 1), grid, ncols=4)
     result = dict(meta, model=args.model, sample16_seconds=round(sample_seconds, 2),
                   preset_dir=preset_dir, gallery=grid, curve=_curve(run_dir)[-5:])
