@@ -12,7 +12,7 @@ script). As a floor, the distance between two disjoint halves of the real
 held-out images is reported too, and as a ceiling, that of the untrained
 generator. Prints a markdown table and one JSON line.
 
-    python bench/gan_mnist.py --data ../shared/data/mnist_test_images_labels.npz --steps 2000
+    python bench/gan_mnist.py --data data/mnist_test_images_labels.npz --steps 2000
     python bench/gan_mnist.py --steps 5 --classifier-epochs 1 --num-images 200   # quick check
 
 Images ``0..n-2000`` of the file train the classifier and the GAN; the last
@@ -33,8 +33,6 @@ import numpy as np  # noqa: E402
 
 from keras_genmodels import datasets, metrics, models  # noqa: E402
 
-DEFAULT_DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data",
-                            "mnist_test_images_labels.npz")
 
 
 class StepTimer(keras.callbacks.Callback):
@@ -69,7 +67,8 @@ def train_classifier(x, y, x_test, y_test, epochs, seed):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", default=DEFAULT_DATA, help="MNIST .npz with arrays x, y")
+    p.add_argument("--data", default=None,
+                   help="MNIST .npz with arrays x, y (default: datasets.load_mnist's download)")
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--latent-dim", type=int, default=64)

@@ -24,7 +24,7 @@ Published test-split NLLs (nats, fully trained): NADE 88.86 (Uria et al.,
 CPU runs of a few minutes are far from those.
 
     python bench/nll_binarized_mnist.py --model nade \\
-        --data ../shared/data/binarized_mnist_train_valid.npz --minutes 30
+        --data data/binarized_mnist_train_valid.npz --minutes 30
     python bench/nll_binarized_mnist.py --model made --minutes 0.1 --valid-limit 500  # quick check
 """
 
@@ -44,7 +44,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_genmodels import models  # noqa: E402
+from keras_genmodels import datasets, models  # noqa: E402
 
 MODELS = ("pixelcnn", "gated_pixelcnn", "pixelrnn", "nade", "made", "markov")
 PUBLISHED = {"nade": 88.86, "made": 88.04, "pixelcnn": 81.30, "gated_pixelcnn": None,
@@ -103,23 +103,20 @@ def build_model(args):
 
 
 def load_data(path):
-    data = np.load(path)
-    missing = {"train", "valid"} - set(data.files)
-    if missing:
-        raise SystemExit(f"{path} lacks arrays {sorted(missing)}; it has {data.files}")
-    return data["train"].astype("float32"), data["valid"].astype("float32")
+    return (datasets.load_binarized_mnist("train", path=path),
+            datasets.load_binarized_mnist("valid", path=path))
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=MODELS, required=True)
-    parser.add_argument("--data", default="../shared/data/binarized_mnist_train_valid.npz",
+    parser.add_argument("--data", default=None,
                         help=".npz with uint8 arrays train (N, 28, 28) and valid")
     parser.add_argument("--minutes", type=float, default=5.0, help="training wall-time budget")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--learning-rate", type=float, default=None)
     parser.add_argument("--valid-limit", type=int, default=None,
-                        help="evaluate on the first N validation images only")
+                        help="evaluate on N validation images spread over the split (strided)")
     parser.add_argument("--out", default="bench_out", help="folder for the sample grid")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hidden-units", type=int, default=500, help="NADE / MADE width")
@@ -142,7 +139,7 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     train, valid = load_data(args.data)
     if args.valid_limit:
-        valid = valid[: args.valid_limit]
+        valid = datasets.strided_subset(valid, args.valid_limit)
     model = build_model(args)
     shape = (-1,) + model.event_shape
     train, valid = train.reshape(shape), valid.reshape(shape)

@@ -34,8 +34,8 @@ minutes of CPU training are far from the papers' (days of GPU training,
 hundreds to thousands of epochs): read the gap column as "what budget
 closes it", see the README.
 
-    python bench/report.py --data ../shared/data --minutes-per-model 10
-    python bench/report.py --data ../shared/data --minutes-per-model 0.05 \\
+    python bench/report.py --data data --minutes-per-model 10
+    python bench/report.py --data data --minutes-per-model 0.05 \\
         --valid-limit 200 --k 5                                  # quick check
     python bench/report.py --models vae iwae made gan --minutes-per-model 1
 
@@ -82,13 +82,14 @@ EXPLICIT = {"nade": "nade", "made": "made", "pixelcnn": "pixelcnn",
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default=os.path.join("..", "shared", "data"),
-                   help="directory with the two .npz files, or the binarized .npz")
+    p.add_argument("--data", default=os.environ.get("KERAS_GENMODELS_DATA"),
+                   help="directory with the two .npz files, or the binarized .npz "
+                        "(default $KERAS_GENMODELS_DATA, else the downloads)")
     p.add_argument("--mnist", default=None, help="labelled MNIST .npz (x, y)")
     p.add_argument("--minutes-per-model", type=float, default=5.0)
     p.add_argument("--models", nargs="+", choices=ALL_MODELS, default=list(ALL_MODELS))
     p.add_argument("--valid-limit", type=int, default=None,
-                   help="evaluate on the first N validation images")
+                   help="evaluate on N validation images spread over the split (strided)")
     p.add_argument("--k", type=int, default=None,
                    help="importance samples of the VAE/IWAE/AAE estimate (default 1000; "
                         "50 when --minutes-per-model < 1)")
@@ -113,7 +114,7 @@ def parse_args(argv=None):
 
 
 def data_paths(args):
-    if os.path.isdir(args.data):
+    if args.data and os.path.isdir(args.data):
         binarized = os.path.join(args.data, "binarized_mnist_train_valid.npz")
         mnist = args.mnist or os.path.join(args.data, "mnist_test_images_labels.npz")
     else:
@@ -332,7 +333,7 @@ def main(argv=None):
     train = datasets.load_binarized_mnist("train", path=binarized)
     valid = datasets.load_binarized_mnist("valid", path=binarized)
     if args.valid_limit:
-        valid = valid[: args.valid_limit]
+        valid = datasets.strided_subset(valid, args.valid_limit)
     judge = None
     if {"gan", "aae"} & set(args.models):
         if mnist is None or not os.path.isfile(mnist):

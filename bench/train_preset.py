@@ -57,7 +57,7 @@ fit; it saves the first epochs that plain Adam steps spend moving them).
 Weight decay and dropout were not used by these rows of the
 papers and are not used here.
 
-    python bench/train_preset.py --model made --data ../shared/data/binarized_mnist_train_valid.npz
+    python bench/train_preset.py --model made --data data/binarized_mnist_train_valid.npz
     nohup python bench/train_preset.py --model nade --hours 2 --verbose 2 > nade.log 2>&1 &
     python bench/train_preset.py --model made --epochs 1 --steps-per-epoch 5 --quick  # smoke test
 """
@@ -79,6 +79,7 @@ import numpy as np  # noqa: E402
 
 from keras_genmodels import datasets, models, presets  # noqa: E402
 from keras_genmodels.callbacks import save_image_grid  # noqa: E402
+from keras_genmodels.models.density import DensityModel  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -241,8 +242,10 @@ def _cpu_seconds():
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=sorted(RECIPES), required=True)
-    parser.add_argument("--data", default="../shared/data/binarized_mnist_train_valid.npz",
-                        help="binarized MNIST with train/valid splits (see datasets)")
+    parser.add_argument("--data", default=None,
+                        help="binarized MNIST with train/valid splits (a path that "
+                             "datasets.load_binarized_mnist accepts; default "
+                             "$KERAS_GENMODELS_DATA, else the download)")
     parser.add_argument("--run-dir", default=None, help="checkpoints (default bench/runs/NAME)")
     parser.add_argument("--preset-dir", default=None,
                         help="where the preset goes (default: inside the package)")
@@ -258,7 +261,7 @@ def parse_args(argv=None):
                         help="final NLL on valid[::stride] (1: the whole split)")
     parser.add_argument("--k", type=int, default=None, help="VAE/IWAE importance samples")
     parser.add_argument("--init-from", default=None, choices=sorted(RECIPES),
-                        help="start from this recipe's best weights (bench/runs/NAME)")
+                        help="start from this recipe's best weights (RUN_DIR/../NAME)")
     parser.add_argument("--export-only", action="store_true", help="skip training")
     parser.add_argument("--quick", action="store_true",
                         help="smoke test: the shipped data subset, strided evaluation")
@@ -287,8 +290,12 @@ def main(argv=None):
     run_dir = args.run_dir or os.path.join(HERE, "runs", args.model)
     os.makedirs(run_dir, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
-    train, valid, source = datasets.load_binarized_mnist_train_valid(
-        None if args.quick else args.data)
+    if args.quick:
+        train, valid, source = datasets.load_binarized_mnist_train_valid(None)
+    else:
+        train = datasets.load_binarized_mnist("train", path=args.data)
+        valid = datasets.load_binarized_mnist("valid", path=args.data)
+        source = args.data or os.environ.get(datasets.ENV_VAR) or "download"
     model = recipe["build"](args.seed)
     if not model.built:
         model(train[:2])
@@ -298,7 +305,8 @@ def main(argv=None):
 
     init_from = args.init_from or recipe.get("init_from")
     if init_from and not os.path.exists(os.path.join(run_dir, "backup")):
-        source_weights = os.path.join(HERE, "runs", init_from, "best.weights.h5")
+        source_weights = os.path.join(os.path.dirname(os.path.abspath(run_dir)), init_from,
+                                      "best.weights.h5")
         if os.path.exists(source_weights):
             donor = RECIPES[init_from]["build"](args.seed)
             donor.compile(optimizer=keras.optimizers.Adam(1e-3))
@@ -381,7 +389,8 @@ def export(model, recipe, args, state, valid, run_dir, source):
                                presets.check_log_probs(_restored(model, preset_dir, dtype))]
     meta = presets.save_to_preset(model, preset_dir, meta, dtype=dtype)
     t0 = time.time()
-    samples = np.asarray(model.sample(16, seed=args.seed, verbose=0))
+    kwargs = {"verbose": 0} if isinstance(model, DensityModel) else {}
+    samples = np.asarray(keras.ops.convert_to_numpy(model.sample(16, seed=args.seed, **kwargs)))
     sample_seconds = time.time() - t0
     gallery = args.gallery_dir or os.path.join(
         HERE if args.preset_dir is None else args.preset_dir, "gallery")

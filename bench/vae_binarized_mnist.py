@@ -11,7 +11,7 @@ Reference points (test set, full training of 3280 epochs, k=5000): VAE with
 one stochastic layer 86.76 nats (Burda et al., 2016, table 1). Short runs
 are far from that.
 
-    python bench/vae_binarized_mnist.py --data ../shared/data/binarized_mnist_train_valid.npz \\
+    python bench/vae_binarized_mnist.py --data data/binarized_mnist_train_valid.npz \\
         --epochs 10 --k 1000
     python bench/vae_binarized_mnist.py --epochs 1 --k 10 --valid-limit 500   # quick check
 
@@ -64,7 +64,7 @@ def parse_args(argv=None):
                         help="stop training after this many minutes of wall time")
     parser.add_argument("--k", type=int, default=1000, help="importance samples (default 1000)")
     parser.add_argument("--valid-limit", type=int, default=None,
-                        help="evaluate on the first N validation images")
+                        help="evaluate on N validation images spread over the split (strided)")
     parser.add_argument("--train-limit", type=int, default=None)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--latent-dim", type=int, default=50)
@@ -90,7 +90,7 @@ def main(argv=None):
     if args.train_limit is not None:
         x_train = x_train[: args.train_limit]
     if args.valid_limit is not None:
-        x_valid = x_valid[: args.valid_limit]
+        x_valid = datasets.strided_subset(x_valid, args.valid_limit)
 
     encoder, decoder = models.mlp_vae_networks(
         (28, 28, 1), latent_dim=args.latent_dim, hidden_units=tuple(args.hidden))

@@ -8,7 +8,7 @@ of the test images (``codes.npz``) and the model (``aae.keras``) to ``--out``.
     # offline: the binarized subset shipped with the package
     python examples/aae_mnist.py --epochs 10
     # grey MNIST from the labelled file, binarized at 0.5, 10-mode prior in 2-D:
-    python examples/aae_mnist.py --data ../shared/data/mnist_test_images_labels.npz \
+    python examples/aae_mnist.py --data data/mnist_test_images_labels.npz \
         --latent-dim 2 --mixture 10 --epochs 20
 """
 

@@ -21,8 +21,8 @@ and outlier classes) and ``results.json`` to ``--out``; the last printed line
 is the summary as JSON.
 
 Data: ``--data`` an MNIST ``.npz`` with arrays ``x`` (``uint8``) and ``y``;
-default ``../shared/data/mnist_test_images_labels.npz`` when it exists, else
-``datasets.load_mnist("test")``. Binarized at 0.5.
+default ``datasets.load_mnist("test")`` (``$KERAS_GENMODELS_DATA`` or the
+download). Binarized at 0.5.
 
     python examples/anomaly_detection.py --epochs 10
     python examples/anomaly_detection.py --epochs 1 --steps 1 --hidden-units 16   # smoke test
@@ -47,8 +47,6 @@ import numpy as np  # noqa: E402
 from keras_genmodels import callbacks, datasets, models  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_DATA = os.path.normpath(
-    os.path.join(HERE, "..", "..", "shared", "data", "mnist_test_images_labels.npz"))
 
 
 def auroc(negative_scores, positive_scores):
@@ -96,7 +94,7 @@ def main(argv=None):
     args = parse_args(argv)
     keras.utils.set_random_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
-    path = args.data or (DEFAULT_DATA if os.path.isfile(DEFAULT_DATA) else None)
+    path = args.data
     x, y = datasets.load_mnist("test", path=path, binarize=0.5)
     x = x.reshape(-1, 28, 28)
     inlier = np.isin(y, args.inliers)

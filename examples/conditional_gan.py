@@ -14,11 +14,11 @@ end (one row per class 0..9, ``--per-class`` columns, fixed noise),
 summary as JSON.
 
 Data: ``--data`` an MNIST ``.npz`` with arrays ``x`` (``uint8``) and ``y``
-(labels); default ``../shared/data/mnist_test_images_labels.npz`` when it
+(labels); default ``data/mnist_test_images_labels.npz`` when it
 exists, else ``datasets.load_mnist("train")`` (``$KERAS_GENMODELS_DATA`` or a
 checksummed download).
 
-    python examples/conditional_gan.py --data ../shared/data/mnist_test_images_labels.npz \\
+    python examples/conditional_gan.py --data data/mnist_test_images_labels.npz \\
         --epochs 5 --steps 300
     python examples/conditional_gan.py --epochs 1 --steps 1 --filters 8   # smoke test
 """

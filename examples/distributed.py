@@ -209,7 +209,7 @@ def main(argv=None):
 
     keras.utils.set_random_seed(args.seed)  # the same initial weights in every process
     x_train, x_valid, source = datasets.load_binarized_mnist_train_valid(None)
-    x_train, x_valid = x_train[: args.train_limit], x_valid[: args.valid_limit]
+    x_train, x_valid = x_train[: args.train_limit], datasets.strided_subset(x_valid, args.valid_limit)
     if args.steps is not None:
         x_train = x_train[: args.steps * args.batch_size]
     # Whole global batches only: every batch splits evenly over the devices.

@@ -90,7 +90,7 @@ def main(argv=None):
     x_train, x_valid, source = datasets.load_binarized_mnist_train_valid(args.data)
     if args.steps is not None:
         x_train = x_train[: args.steps * args.batch_size]
-    x_valid = x_valid[: args.valid_limit]
+    x_valid = datasets.strided_subset(x_valid, args.valid_limit)
     print(f"data: {source}: train {x_train.shape}, valid {x_valid.shape}")
 
     vae, encoder, decoder = build(args.latent_dim, args.hidden, args.beta, args.seed)

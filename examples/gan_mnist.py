@@ -4,9 +4,9 @@ Writes a PNG grid of samples after every epoch (``callbacks.SampleGrid``) and
 the trained model (``gan.keras``) to ``--out``.
 
     # offline, with the labelled MNIST file shipped beside the repository:
-    python examples/gan_mnist.py --data ../shared/data/mnist_test_images_labels.npz --epochs 5
+    python examples/gan_mnist.py --data data/mnist_test_images_labels.npz --epochs 5
     # a conditional WGAN-GP with an EMA generator, 200 steps per epoch:
-    python examples/gan_mnist.py --data ../shared/data/mnist_test_images_labels.npz \
+    python examples/gan_mnist.py --data data/mnist_test_images_labels.npz \
         --conditional --loss wasserstein --d-steps 5 --ema 0.999 --steps 200
 
 Without ``--data`` the images come from ``datasets.load_mnist("train")``

@@ -1,6 +1,6 @@
 """Class-conditional Gated PixelCNN on binarized MNIST digits: sample a grid of every class.
 
-    python examples/gated_pixelcnn.py --data ../shared/data/mnist_test_images_labels.npz \
+    python examples/gated_pixelcnn.py --data data/mnist_test_images_labels.npz \
         --epochs 2 --steps 100 --out out/gated_pixelcnn
 
 ``--data`` is an MNIST ``.npz`` with images and labels (``x``/``y`` or

@@ -8,7 +8,7 @@ and inverted digits score far higher than validation digits), and writes to
 ``--out``: ``nade_samples.png`` (a grid of 16 samples), the trained model
 ``nade.keras`` and ``results.json``.
 
-    python examples/nade_mnist.py --data ../shared/data/binarized_mnist_train_valid.npz \\
+    python examples/nade_mnist.py --data data/binarized_mnist_train_valid.npz \\
         --epochs 5
     python examples/nade_mnist.py --epochs 1 --steps 5     # smoke test
 
@@ -29,7 +29,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_genmodels import models  # noqa: E402
+from keras_genmodels import datasets, models  # noqa: E402
 
 
 def load(path):
@@ -62,7 +62,7 @@ def main(argv=None):
     os.makedirs(args.out, exist_ok=True)
 
     train, valid = load(args.data)
-    valid = valid[: args.valid_limit]
+    valid = datasets.strided_subset(valid, args.valid_limit)
     nade = models.NADE((28, 28), hidden_units=args.hidden_units, seed=0)
     nade.compile(optimizer=keras.optimizers.Adam(1e-3))
     if args.steps:

@@ -1,6 +1,6 @@
 """Train a PixelCNN on binarized MNIST, report exact NLL, sample, and flag outliers.
 
-    python examples/pixelcnn_mnist.py --data ../shared/data/binarized_mnist_train_valid.npz \
+    python examples/pixelcnn_mnist.py --data data/binarized_mnist_train_valid.npz \
         --epochs 2 --steps 200 --out out/pixelcnn
 
 Without ``--data`` the 12000-image subset shipped with the package is used

@@ -54,7 +54,7 @@ def parse_args(argv=None):
     parser.add_argument("--k", type=int, default=50,
                         help="importance samples for the NLL estimate (default 50)")
     parser.add_argument("--valid-limit", type=int, default=None,
-                        help="evaluate on the first N validation images only")
+                        help="evaluate on N validation images spread over the split (strided)")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -64,7 +64,7 @@ def load_data(args):
     if args.steps is not None:
         x_train = x_train[: args.steps * args.batch_size]
     if args.valid_limit is not None:
-        x_valid = x_valid[: args.valid_limit]
+        x_valid = datasets.strided_subset(x_valid, args.valid_limit)
     return x_train, x_valid, source
 
 

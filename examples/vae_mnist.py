@@ -19,11 +19,11 @@ the ELBO) and writes to ``--out``:
 Data: ``--data`` a binarized MNIST ``.npz`` (arrays ``train``/``valid``) or
 anything ``datasets.load_binarized_mnist`` accepts, else the subset shipped
 with the package. The scatter plot uses ``--labels-data`` (default
-``../shared/data/mnist_test_images_labels.npz`` when present, an MNIST
+``data/mnist_test_images_labels.npz`` when present, an MNIST
 ``.npz`` with arrays ``x``, ``y``; binarized at 0.5); without labelled data it
 plots the validation codes in one colour.
 
-    python examples/vae_mnist.py --data ../shared/data/binarized_mnist_train_valid.npz \\
+    python examples/vae_mnist.py --data data/binarized_mnist_train_valid.npz \\
         --epochs 20
     python examples/vae_mnist.py --epochs 1 --steps 2 --hidden 32   # smoke test
 """
@@ -76,7 +76,7 @@ def load(args):
     x_train, x_valid, source = datasets.load_binarized_mnist_train_valid(args.data)
     if args.steps is not None:
         x_train = x_train[: args.steps * args.batch_size]
-    return x_train, x_valid[: args.valid_limit], source
+    return x_train, datasets.strided_subset(x_valid, args.valid_limit), source
 
 
 def labelled_points(args, x_valid):

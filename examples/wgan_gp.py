@@ -14,10 +14,10 @@ Writes ``samples/epoch_XXX.png`` (``callbacks.SampleGrid``, fixed noise),
 printed line is the summary as JSON.
 
 Data: ``--data`` an MNIST ``.npz`` with arrays ``x`` (``uint8`` 0..255) and
-``y`` (``datasets.load_mnist``), e.g. ``../shared/data/mnist_test_images_labels.npz``;
+``y`` (``datasets.load_mnist``), e.g. ``data/mnist_test_images_labels.npz``;
 without it, the binarized subset shipped with the package.
 
-    python examples/wgan_gp.py --data ../shared/data/mnist_test_images_labels.npz \\
+    python examples/wgan_gp.py --data data/mnist_test_images_labels.npz \\
         --epochs 5 --steps 200
     python examples/wgan_gp.py --epochs 1 --steps 1 --filters 8   # smoke test
 """

@@ -17,6 +17,7 @@ import numpy as np
 
 from keras_genmodels import _png
 from keras_genmodels._api import register
+from keras_genmodels._validate import check_int
 
 
 # ------------------------------------------------------------ image grids
@@ -63,9 +64,11 @@ def make_image_grid(images, ncols=None, padding=1, pad_value=0, value_range=(0.0
 
     Example:
 
+    >>> import numpy as np
+    >>> from keras_genmodels.callbacks import make_image_grid
     >>> grid = make_image_grid(np.random.rand(16, 28, 28, 1), ncols=4)
-    >>> grid.shape
-    (117, 117, 1)
+    >>> grid.shape, grid.dtype
+    ((117, 117, 1), dtype('uint8'))
     """
     images = np.asarray(keras.ops.convert_to_numpy(images))
     if images.ndim == 3:
@@ -78,9 +81,8 @@ def make_image_grid(images, ncols=None, padding=1, pad_value=0, value_range=(0.0
     n, h, w, c = images.shape
     if ncols is None:
         ncols = math.ceil(math.sqrt(n))
-    for name, value, minimum in (("ncols", ncols, 1), ("padding", padding, 0)):
-        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-            raise ValueError(f"{name} must be an int >= {minimum}. Received: {name}={value!r}")
+    ncols = check_int("ncols", ncols, 1)
+    padding = check_int("padding", padding, 0)
     if not 0 <= pad_value <= 255:
         raise ValueError(f"pad_value must lie in 0..255. Received: pad_value={pad_value!r}")
     if len(value_range) != 2 or not value_range[1] > value_range[0]:
@@ -116,7 +118,13 @@ def save_image_grid(images, path, ncols=None, padding=1, pad_value=0, value_rang
 
     Example:
 
-    >>> save_image_grid(vae.sample(64, seed=0), "samples.png")
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from keras_genmodels.callbacks import save_image_grid
+    >>> path = os.path.join(tempfile.mkdtemp(), "grids", "samples.png")
+    >>> grid = save_image_grid(np.random.rand(4, 8, 8), path, ncols=2)
+    >>> grid.shape, os.path.exists(path)
+    ((19, 19, 1), True)
     """
     grid = make_image_grid(images, ncols, padding, pad_value, value_range)
     directory = os.path.dirname(os.fspath(path))
@@ -124,11 +132,6 @@ def save_image_grid(images, path, ncols=None, padding=1, pad_value=0, value_rang
         os.makedirs(directory, exist_ok=True)
     _png.write_png(path, grid)
     return grid
-
-
-def _check_int(name, value, minimum):
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}. Received: {name}={value!r}")
 
 
 # -------------------------------------------------------------- callbacks
@@ -166,18 +169,31 @@ class SampleGrid(keras.callbacks.Callback):
 
     Example:
 
-    >>> vae.fit(x, epochs=10, callbacks=[
-    ...     callbacks.SampleGrid("out/epoch_{epoch:03d}.png", num_samples=64)])
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from keras_genmodels.callbacks import SampleGrid
+    >>> from keras_genmodels.models import VAE, mlp_vae_networks
+    >>> x = (np.random.rand(16, 8, 8, 1) < 0.5).astype("float32")
+    >>> encoder, decoder = mlp_vae_networks((8, 8, 1), latent_dim=2, hidden_units=(16,))
+    >>> vae = VAE(encoder, decoder)
+    >>> vae.compile(optimizer="adam")
+    >>> out = tempfile.mkdtemp()
+    >>> grids = SampleGrid(os.path.join(out, "epoch_{epoch:03d}.png"), num_samples=4)
+    >>> history = vae.fit(x, epochs=2, batch_size=8, callbacks=[grids], verbose=0)
+    >>> [os.path.basename(path) for path in grids.paths]
+    ['epoch_001.png', 'epoch_002.png']
+    >>> grids.make_grid().shape   # 2 x 2 samples of 8 x 8 pixels, 1 pixel padding
+    (19, 19, 1)
     """
 
     def __init__(self, filepath="samples/epoch_{epoch:03d}.png", num_samples=64, every=1, seed=0,
                  sample_kwargs=None, log_dir=None, ncols=None, image_shape=None,
                  value_range=(0.0, 1.0)):
         super().__init__()
-        _check_int("num_samples", num_samples, 1)
-        _check_int("every", every, 1)
+        num_samples = check_int("num_samples", num_samples, 1)
+        every = check_int("every", every, 1)
         if seed is not None:
-            _check_int("seed", seed, 0)
+            seed = check_int("seed", seed, 0)
         if filepath is None and log_dir is None:
             raise ValueError("SampleGrid needs a filepath or a log_dir. Received neither.")
         if sample_kwargs is not None and not isinstance(sample_kwargs, dict):
@@ -185,7 +201,7 @@ class SampleGrid(keras.callbacks.Callback):
                 f"sample_kwargs must be a dict or None. Received: sample_kwargs={sample_kwargs!r}"
             )
         if ncols is not None:
-            _check_int("ncols", ncols, 1)
+            ncols = check_int("ncols", ncols, 1)
         if len(value_range) != 2 or not value_range[1] > value_range[0]:
             raise ValueError(
                 "value_range must be (low, high) with high > low. "
@@ -299,7 +315,19 @@ class KLWarmup(keras.callbacks.Callback):
 
     Example:
 
-    >>> vae.fit(x, epochs=50, callbacks=[callbacks.KLWarmup(0.0, 1.0, epochs=10)])
+    >>> import numpy as np
+    >>> from keras_genmodels.callbacks import KLWarmup
+    >>> from keras_genmodels.models import VAE, mlp_vae_networks
+    >>> x = (np.random.rand(16, 4) < 0.5).astype("float32")
+    >>> encoder, decoder = mlp_vae_networks((4,), latent_dim=2, hidden_units=(8,))
+    >>> vae = VAE(encoder, decoder)
+    >>> vae.compile(optimizer="adam")
+    >>> warmup = KLWarmup(0.0, 1.0, epochs=2)
+    >>> history = vae.fit(x, epochs=3, batch_size=8, callbacks=[warmup], verbose=0)
+    >>> history.history["beta"]
+    [0.0, 0.5, 1.0]
+    >>> KLWarmup(0.0, 1.0, epochs=4).value(epoch=1)
+    0.25
 
     References:
         Bowman et al., "Generating Sentences from a Continuous Space", CoNLL 2016.
@@ -311,7 +339,7 @@ class KLWarmup(keras.callbacks.Callback):
         for name, value in (("start", start), ("end", end)):
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
                 raise ValueError(f"{name} must be a float >= 0. Received: {name}={value!r}")
-        _check_int("epochs", epochs, 1)
+        epochs = check_int("epochs", epochs, 1)
         if not isinstance(per_step, bool):
             raise ValueError(f"per_step must be a bool. Received: per_step={per_step!r}")
         self.start = float(start)

@@ -23,10 +23,24 @@ Where the data comes from, in order:
 
 Example:
 
->>> from keras_genmodels import datasets
->>> x_train = datasets.load_binarized_mnist("train")     # (50000, 28, 28, 1)
->>> x_small = datasets.load_binarized_mnist_small("train")  # offline, (10000, 28, 28, 1)
->>> x, y = datasets.load_mnist("test")                    # grey, (10000, 28, 28, 1), (10000,)
+>>> import os, tempfile
+>>> import numpy as np
+>>> from keras_genmodels.datasets import load_binarized_mnist
+>>> from keras_genmodels.datasets import load_binarized_mnist_small
+>>> from keras_genmodels.datasets import load_mnist
+>>> load_binarized_mnist_small("valid").shape          # shipped: no network
+(2000, 28, 28, 1)
+>>> # A local copy of the data: here tiny stand-ins for the real files.
+>>> directory = tempfile.mkdtemp()
+>>> np.savez(os.path.join(directory, "binarized_mnist.npz"),
+...          train=np.zeros((3, 28, 28), "uint8"), valid=np.ones((2, 784), "uint8"))
+>>> load_binarized_mnist("valid", path=directory).shape
+(2, 28, 28, 1)
+>>> np.savez(os.path.join(directory, "mnist.npz"),
+...          x_test=np.full((2, 28, 28), 255, "uint8"), y_test=np.array([3, 7]))
+>>> x, y = load_mnist("test", path=directory)
+>>> x.shape, float(x.max()), y.tolist()
+((2, 28, 28, 1), 1.0, [3, 7])
 
 References:
     Larochelle & Murray, "The Neural Autoregressive Distribution Estimator",
@@ -139,6 +153,17 @@ def parse_amat(path):
 
     Raises:
         ValueError: if a line does not hold 784 space-separated values 0/1.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> from keras_genmodels.datasets import parse_amat
+    >>> path = os.path.join(tempfile.mkdtemp(), "binarized_mnist_valid.amat")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write(" ".join(["0"] * 784) + "\\n" + " ".join(["1"] * 784) + "\\n")
+    >>> pixels = parse_amat(path)
+    >>> pixels.shape, pixels.dtype, pixels.sum(axis=1).tolist()
+    ((2, 784), dtype('uint8'), [0, 784])
     """
     with open(path, "rb") as f:
         raw = f.read()
@@ -274,8 +299,18 @@ def load_binarized_mnist(split="train", path=None, cache_dir=None):
 
     Example:
 
-    >>> x_train = load_binarized_mnist("train")
-    >>> x_valid = load_binarized_mnist("valid", path="binarized_mnist_train_valid.npz")
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from keras_genmodels.datasets import load_binarized_mnist
+    >>> path = os.path.join(tempfile.mkdtemp(), "binarized_mnist_train_valid.npz")
+    >>> rng = np.random.default_rng(0)
+    >>> np.savez(path, train=rng.integers(0, 2, (5, 28, 28), dtype="uint8"),
+    ...          valid=rng.integers(0, 2, (3, 28, 28), dtype="uint8"))
+    >>> x_valid = load_binarized_mnist("valid", path=path)
+    >>> x_valid.shape, x_valid.dtype, sorted(np.unique(x_valid).tolist())
+    ((3, 28, 28, 1), dtype('float32'), [0.0, 1.0])
+    >>> x_train = load_binarized_mnist("train")  # doctest: +SKIP
+    >>> # (skipped: downloads the 78 MB train split into ~/.keras/datasets)
     """
     _check_split(split, BINARIZED_MNIST_SPLITS)
     path = path if path is not None else _env_path()
@@ -306,7 +341,11 @@ def load_binarized_mnist_small(split="train"):
 
     Example:
 
-    >>> x_train = load_binarized_mnist_small("train")   # (10000, 28, 28, 1)
+    >>> import numpy as np
+    >>> from keras_genmodels.datasets import load_binarized_mnist_small
+    >>> x_train = load_binarized_mnist_small("train")
+    >>> x_train.shape, x_train.dtype, sorted(np.unique(x_train).tolist())
+    ((10000, 28, 28, 1), dtype('float32'), [0.0, 1.0])
     """
     _check_split(split, SMALL_SPLITS)
     resource = importlib.resources.files("keras_genmodels").joinpath("data", SMALL_FILE)
@@ -322,6 +361,33 @@ def load_binarized_mnist_small(split="train"):
 
 
 # ------------------------------------------------------------ grey MNIST
+
+def strided_subset(x, n):
+    """At most ``n`` examples of ``x`` spread evenly over it: ``x[::ceil(len(x) / n)]``.
+
+    Evaluate on this rather than on ``x[:n]``: a split may be ordered (by
+    class, for example), and its first images are then not a sample of it.
+
+    Args:
+        x: array-like with a leading example axis.
+        n: int or None; None returns ``x`` unchanged.
+
+    Returns:
+        ``x[::stride]`` with ``stride = ceil(len(x) / n)`` (``len <= n``).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_genmodels.datasets import strided_subset
+    >>> strided_subset(np.arange(10), 4)
+    array([0, 3, 6, 9])
+    """
+    if n is None:
+        return x
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive int or None. Received: n={n!r}")
+    return x[:: -(-len(x) // int(n))]
+
 
 def load_binarized_mnist_train_valid(path=None):
     """Train and valid binarized MNIST: the files at ``path``, else the shipped subset.
@@ -341,7 +407,10 @@ def load_binarized_mnist_train_valid(path=None):
 
     Example:
 
+    >>> from keras_genmodels.datasets import load_binarized_mnist_train_valid
     >>> x_train, x_valid, source = load_binarized_mnist_train_valid()
+    >>> x_train.shape, x_valid.shape, source
+    ((10000, 28, 28, 1), (2000, 28, 28, 1), 'keras_genmodels shipped subset')
     """
     if path is None:
         return (load_binarized_mnist_small("train"), load_binarized_mnist_small("valid"),
@@ -428,7 +497,22 @@ def load_mnist(split="train", path=None, binarize=None, seed=0):
 
     Example:
 
-    >>> x_test, y_test = load_mnist("test", path="mnist_test_images_labels.npz")
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from keras_genmodels.datasets import load_mnist
+    >>> path = os.path.join(tempfile.mkdtemp(), "mnist_test_images_labels.npz")
+    >>> images = np.zeros((2, 28, 28), "uint8")   # uint8 grey values 0..255
+    >>> images[0] = 64
+    >>> images[1, :, 14:] = 255
+    >>> np.savez(path, x=images, y=np.array([4, 2]))
+    >>> x_test, y_test = load_mnist("test", path=path)
+    >>> x_test.shape, np.round(x_test[:, 0, ::14, 0], 2).tolist(), y_test.tolist()
+    ((2, 28, 28, 1), [[0.25, 0.25], [0.0, 1.0]], [4, 2])
+    >>> x_bin, _ = load_mnist("test", path=path, binarize=0.5)   # threshold at 0.5
+    >>> x_bin[:, 0, ::14, 0].tolist()
+    [[0.0, 0.0], [0.0, 1.0]]
+    >>> x_train, y_train = load_mnist("train")  # doctest: +SKIP
+    >>> # (skipped: downloads MNIST with keras.datasets.mnist.load_data)
     """
     _check_split(split, MNIST_SPLITS)
     path = path if path is not None else _env_path()

@@ -27,14 +27,23 @@ there (Goodfellow et al., 2014, section 3).
 :class:`GANLoss` bundles a family for the models (``models.GAN(loss=...)``);
 :func:`get` resolves a name. :func:`gradient_penalty` (WGAN-GP) and
 :func:`r1_penalty` need the discriminator's input gradients, which come from
-``keras_genmodels._backend.input_gradients`` (TensorFlow backend).
+``keras_genmodels._backend.input_gradients`` (on every backend).
 
 Example:
 
->>> from keras_genmodels import losses
->>> d_loss = losses.minimax_discriminator_loss(real_logits, fake_logits)
->>> g_loss = losses.non_saturating_generator_loss(fake_logits)
->>> gp = losses.gradient_penalty(critic, x_real, x_fake, seed=0)
+>>> import numpy as np
+>>> import keras
+>>> from keras_genmodels.losses import gradient_penalty
+>>> from keras_genmodels.losses import minimax_discriminator_loss
+>>> from keras_genmodels.losses import non_saturating_generator_loss
+>>> x_real = np.random.rand(4, 3).astype("float32")
+>>> x_fake = np.random.rand(4, 3).astype("float32")
+>>> critic = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+>>> d_loss = minimax_discriminator_loss(critic(x_real), critic(x_fake))
+>>> g_loss = non_saturating_generator_loss(critic(x_fake))
+>>> gp = gradient_penalty(critic, x_real, x_fake, seed=0)
+>>> [tuple(value.shape) for value in (d_loss, g_loss, gp)]   # scalars
+[(), (), ()]
 
 References:
     Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014.
@@ -67,58 +76,152 @@ def minimax_discriminator_loss(real_logits, fake_logits):
 
     The binary cross-entropy of the discriminator (real labelled 1, fake 0);
     also the discriminator loss of the non-saturating family.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_genmodels.losses import minimax_discriminator_loss
+    >>> real_logits = np.array([[1.0], [3.0]], "float32")
+    >>> fake_logits = np.array([[-2.0], [0.0]], "float32")
+    >>> round(float(minimax_discriminator_loss(real_logits, fake_logits)), 4)   # (0.3133 + 0.0486) / 2 + (0.1269 + 0.6931) / 2
+    0.591
     """
     return ops.mean(ops.softplus(-_flat(real_logits))) + ops.mean(ops.softplus(_flat(fake_logits)))
 
 
 def minimax_generator_loss(fake_logits):
-    """The saturating ``mean(log(1 - D(G(z)))) = -mean(softplus(fake))`` (to minimise)."""
+    """The saturating ``mean(log(1 - D(G(z)))) = -mean(softplus(fake))`` (to minimise).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_genmodels.losses import minimax_generator_loss
+    >>> fake_logits = np.array([[-2.0], [0.0]], "float32")
+    >>> round(float(minimax_generator_loss(fake_logits)), 4)   # -(0.1269 + 0.6931) / 2
+    -0.41
+    """
     return -ops.mean(ops.softplus(_flat(fake_logits)))
 
 
 # --------------------------------------------------------- non-saturating
 def non_saturating_discriminator_loss(real_logits, fake_logits):
-    """Same as :func:`minimax_discriminator_loss`."""
+    """Same as :func:`minimax_discriminator_loss`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_genmodels.losses import non_saturating_discriminator_loss
+    >>> real_logits = np.array([[1.0], [3.0]], "float32")
+    >>> fake_logits = np.array([[-2.0], [0.0]], "float32")
+    >>> round(float(non_saturating_discriminator_loss(real_logits, fake_logits)), 4)
+    0.591
+    """
     return minimax_discriminator_loss(real_logits, fake_logits)
 
 
 def non_saturating_generator_loss(fake_logits):
-    """``mean(-log D(G(z))) = mean(softplus(-fake))``."""
+    """``mean(-log D(G(z))) = mean(softplus(-fake))``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_genmodels.losses import non_saturating_generator_loss
+    >>> fake_logits = np.array([[-2.0], [0.0]], "float32")
+    >>> round(float(non_saturating_generator_loss(fake_logits)), 4)   # (2.1269 + 0.6931) / 2
+    1.41
+    """
     return ops.mean(ops.softplus(-_flat(fake_logits)))
 
 
 # ------------------------------------------------------------ wasserstein
 def wasserstein_discriminator_loss(real_logits, fake_logits):
-    """Critic loss ``mean(C(G(z))) - mean(C(x))`` (add :func:`gradient_penalty`)."""
+    """Critic loss ``mean(C(G(z))) - mean(C(x))`` (add :func:`gradient_penalty`).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_genmodels.losses import wasserstein_discriminator_loss
+    >>> real_logits = np.array([[1.0], [3.0]], "float32")
+    >>> fake_logits = np.array([[-2.0], [0.0]], "float32")
+    >>> round(float(wasserstein_discriminator_loss(real_logits, fake_logits)), 4)   # -1 - 2
+    -3.0
+    """
     return ops.mean(_flat(fake_logits)) - ops.mean(_flat(real_logits))
 
 
 def wasserstein_generator_loss(fake_logits):
-    """``-mean(C(G(z)))``."""
+    """``-mean(C(G(z)))``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_genmodels.losses import wasserstein_generator_loss
+    >>> fake_logits = np.array([[-2.0], [0.0]], "float32")
+    >>> round(float(wasserstein_generator_loss(fake_logits)), 4)
+    1.0
+    """
     return -ops.mean(_flat(fake_logits))
 
 
 # ------------------------------------------------------------------ hinge
 def hinge_discriminator_loss(real_logits, fake_logits):
-    """``mean(relu(1 - C(x))) + mean(relu(1 + C(G(z))))``."""
+    """``mean(relu(1 - C(x))) + mean(relu(1 + C(G(z))))``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_genmodels.losses import hinge_discriminator_loss
+    >>> real_logits = np.array([[1.0], [3.0]], "float32")
+    >>> fake_logits = np.array([[-2.0], [0.0]], "float32")
+    >>> round(float(hinge_discriminator_loss(real_logits, fake_logits)), 4)   # (0 + 0) / 2 + (0 + 1) / 2
+    0.5
+    """
     return ops.mean(ops.relu(1.0 - _flat(real_logits))) + ops.mean(ops.relu(1.0 + _flat(fake_logits)))
 
 
 def hinge_generator_loss(fake_logits):
-    """``-mean(C(G(z)))``."""
+    """``-mean(C(G(z)))``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_genmodels.losses import hinge_generator_loss
+    >>> fake_logits = np.array([[-2.0], [0.0]], "float32")
+    >>> round(float(hinge_generator_loss(fake_logits)), 4)
+    1.0
+    """
     return -ops.mean(_flat(fake_logits))
 
 
 # ---------------------------------------------------------- least squares
 def least_squares_discriminator_loss(real_logits, fake_logits):
-    """``mean((C(x) - 1)^2) / 2 + mean(C(G(z))^2) / 2`` (LSGAN, targets a=0, b=1)."""
+    """``mean((C(x) - 1)^2) / 2 + mean(C(G(z))^2) / 2`` (LSGAN, targets a=0, b=1).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_genmodels.losses import least_squares_discriminator_loss
+    >>> real_logits = np.array([[1.0], [3.0]], "float32")
+    >>> fake_logits = np.array([[-2.0], [0.0]], "float32")
+    >>> round(float(least_squares_discriminator_loss(real_logits, fake_logits)), 4)   # (0 + 4) / 4 + (4 + 0) / 4
+    2.0
+    """
     return 0.5 * ops.mean(ops.square(_flat(real_logits) - 1.0)) + 0.5 * ops.mean(
         ops.square(_flat(fake_logits))
     )
 
 
 def least_squares_generator_loss(fake_logits):
-    """``mean((C(G(z)) - 1)^2) / 2`` (LSGAN, target c=1)."""
+    """``mean((C(G(z)) - 1)^2) / 2`` (LSGAN, target c=1).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_genmodels.losses import least_squares_generator_loss
+    >>> fake_logits = np.array([[-2.0], [0.0]], "float32")
+    >>> round(float(least_squares_generator_loss(fake_logits)), 4)   # (9 + 1) / 4
+    2.5
+    """
     return 0.5 * ops.mean(ops.square(_flat(fake_logits) - 1.0))
 
 
@@ -139,6 +242,19 @@ def interpolate(real, fake, seed=None, weights=None):
 
     Returns:
         ``(interpolates, weights)``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.losses import interpolate
+    >>> real, fake = np.ones((3, 2), "float32"), np.zeros((3, 2), "float32")
+    >>> x_hat, eps = interpolate(real, fake, weights=np.array([0.0, 0.25, 1.0]))
+    >>> keras.ops.convert_to_numpy(x_hat).tolist()
+    [[0.0, 0.0], [0.25, 0.25], [1.0, 1.0]]
+    >>> x_hat, eps = interpolate(real, fake, seed=0)   # eps ~ U[0, 1] per example
+    >>> tuple(x_hat.shape), tuple(eps.shape)
+    ((3, 2), (3,))
     """
     real = ops.convert_to_tensor(real)
     fake = ops.cast(ops.convert_to_tensor(fake), real.dtype)
@@ -168,6 +284,18 @@ def gradient_penalty(critic_fn, real, fake, seed=None, target=1.0, weights=None)
 
     Returns:
         A scalar tensor.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.losses import gradient_penalty
+    >>> def critic(x):   # C(x) = sum(x): input gradients of norm sqrt(4) = 2
+    ...     return keras.ops.sum(x, axis=-1, keepdims=True)
+    >>> real = np.random.rand(3, 4).astype("float32")
+    >>> fake = np.random.rand(3, 4).astype("float32")
+    >>> round(float(gradient_penalty(critic, real, fake, seed=0)), 4)   # (2 - 1)^2
+    1.0
     """
     x_hat, _ = interpolate(real, fake, seed=seed, weights=weights)
     grads = _backend.input_gradients(critic_fn, x_hat)
@@ -180,6 +308,16 @@ def r1_penalty(critic_fn, real):
 
     The paper's regularizer is ``gamma / 2`` times this value
     (``models.GAN(r1_gamma=gamma)`` applies that factor).
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.losses import r1_penalty
+    >>> def critic(x):   # D(x) = 3 * sum(x): squared gradient norm 9 * 2
+    ...     return 3.0 * keras.ops.sum(x, axis=-1, keepdims=True)
+    >>> round(float(r1_penalty(critic, np.random.rand(4, 2).astype("float32"))), 4)
+    18.0
     """
     grads = _backend.input_gradients(critic_fn, ops.convert_to_tensor(real))
     return ops.mean(_per_example_sq_norm(grads))
@@ -216,8 +354,17 @@ class GANLoss:
 
     Example:
 
-    >>> loss = losses.GANLoss("hinge")
-    >>> d = loss.discriminator_loss(real_logits, fake_logits)
+    >>> import numpy as np
+    >>> from keras_genmodels.losses import GANLoss
+    >>> real_logits = np.array([[1.0], [3.0]], "float32")
+    >>> fake_logits = np.array([[-2.0], [0.0]], "float32")
+    >>> loss = GANLoss("hinge")
+    >>> loss, loss.probabilities
+    (GANLoss('hinge'), False)
+    >>> round(float(loss.discriminator_loss(real_logits, fake_logits)), 4)
+    0.5
+    >>> round(float(loss.generator_loss(fake_logits)), 4)
+    1.0
 
     References:
         See the module docstring.
@@ -254,6 +401,19 @@ def get(identifier):
 
     Raises:
         ValueError: for an unknown name or type.
+
+    Example:
+
+    >>> from keras_genmodels.losses import GANLoss, get
+    >>> get("wasserstein")
+    GANLoss('wasserstein')
+    >>> loss = GANLoss("least_squares")
+    >>> get(loss) is loss
+    True
+    >>> get("vanilla")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown GAN loss name='vanilla'. Expected one of [...] or a keras_genmodels.losses.GANLoss instance.
     """
     if isinstance(identifier, GANLoss):
         return identifier
@@ -270,4 +430,15 @@ def get(identifier):
 
 
 def serialize(loss):
+    """The Keras config dict of a :class:`GANLoss`, which :func:`get` turns back into one.
+
+    Example:
+
+    >>> from keras_genmodels.losses import GANLoss, get, serialize
+    >>> config = serialize(GANLoss("hinge"))
+    >>> config["registered_name"], config["config"]
+    ('keras_genmodels>GANLoss', {'name': 'hinge'})
+    >>> get(config)
+    GANLoss('hinge')
+    """
     return keras.saving.serialize_keras_object(loss)

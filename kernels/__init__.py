@@ -6,3 +6,5 @@ from keras_genmodels.kernels.masked_conv import gated_activation
 from keras_genmodels.kernels.masked_conv import masked_conv2d
 from keras_genmodels.kernels.masked_conv import reference_masked_conv2d
 from keras_genmodels.kernels.masked_conv import tap_counts
+from keras_genmodels.kernels.masks import causal_mask
+from keras_genmodels.kernels.masks import check_mask_args

@@ -48,6 +48,9 @@ import functools
 import keras
 from keras import ops
 
+from keras_genmodels.kernels.masks import causal_mask
+from keras_genmodels.kernels.masks import check_mask_args
+
 __all__ = [
     "masked_conv2d",
     "reference_masked_conv2d",
@@ -71,8 +74,6 @@ def _normalize_pair(value, name):
 
 
 def _check(x, kernel, bias, mask_type, color_groups, gated, residual):
-    from keras_genmodels.layers.masked_conv import _check_mask_args
-
     if len(kernel.shape) != 4:
         raise ValueError(
             "kernel must have shape (kh, kw, in_channels, out_channels). "
@@ -84,7 +85,7 @@ def _check(x, kernel, bias, mask_type, color_groups, gated, residual):
             f"Received: x.shape={tuple(x.shape)}"
         )
     kh, kw, cin, cout = (int(d) for d in kernel.shape)
-    mask_type = _check_mask_args((kh, kw), cin, cout, mask_type, color_groups)
+    mask_type = check_mask_args((kh, kw), cin, cout, mask_type, color_groups)
     if x.shape[-1] is not None and int(x.shape[-1]) != cin:
         raise ValueError(
             f"x has {x.shape[-1]} channels but the kernel expects {cin}. "
@@ -122,6 +123,14 @@ def tap_counts(kernel_size, mask_type, color_groups=1):
         the split kernel multiplies: rows above, left of centre, and the
         centre when it is used), ``shifted`` (``(kh // 2 + 1) * kw`` when
         ``kh > 1``) and ``uses_centre`` (bool).
+
+    Example:
+
+    >>> from keras_genmodels.kernels import tap_counts
+    >>> tap_counts(7, "A")   # 21 rows above + 3 left of the centre
+    {'dense': 49, 'split': 24, 'shifted': 28, 'uses_centre': False}
+    >>> tap_counts(3, "B")
+    {'dense': 9, 'split': 5, 'shifted': 6, 'uses_centre': True}
     """
     kh, kw = _normalize_pair(kernel_size, "kernel_size")
     uses_centre = mask_type.upper() == "B" or color_groups > 1
@@ -143,13 +152,19 @@ def conv_flops(kernel_size, in_channels, out_channels, mask_type=None, color_gro
         dict ``{"dense", "useful", "split", "shifted"}``: the reference's
         FLOPs (all taps), the FLOPs on unmasked kernel entries only, and what
         the two fused methods compute.
+
+    Example:
+
+    >>> from keras_genmodels.kernels import conv_flops
+    >>> conv_flops(7, 3, 12, mask_type="A", color_groups=3)   # 2 * 49 * 3 * 12 dense
+    {'dense': 3528, 'useful': 1752, 'split': 1800, 'shifted': 2016}
+    >>> conv_flops(3, 1, 1)   # unmasked: every method computes all 9 taps
+    {'dense': 18, 'useful': 18, 'split': 18, 'shifted': 18}
     """
     kh, kw = _normalize_pair(kernel_size, "kernel_size")
     dense = 2 * kh * kw * in_channels * out_channels
     if mask_type is None:
         return {"dense": dense, "useful": dense, "split": dense, "shifted": dense}
-    from keras_genmodels.layers.masked_conv import causal_mask
-
     useful = 2 * int(causal_mask((kh, kw), in_channels, out_channels, mask_type, color_groups).sum())
     taps = tap_counts((kh, kw), mask_type, color_groups)
     return {
@@ -163,11 +178,34 @@ def conv_flops(kernel_size, in_channels, out_channels, mask_type=None, color_gro
 def gated_activation(h, color_groups=1):
     """``tanh(a) * sigmoid(b)`` with ``a, b`` the two halves of each colour group.
 
+    The gated activation unit of the Gated PixelCNN, and the package's one
+    implementation of it: the fused kernels, ``GatedPixelCNNBlock`` and the
+    cached samplers all call this function.
+
     The channels of ``h`` are ``color_groups`` contiguous groups (as in
     ``causal_mask``); each group is split into a tanh half and a sigmoid half,
     so output group ``g`` only mixes pre-activations of group ``g`` and the
     colour ordering stays causal. With ``color_groups=1`` this is the usual
     ``tanh(h[..., :c]) * sigmoid(h[..., c:])``.
+
+    Args:
+        h: tensor ``(..., 2 * f)``, ``2 * f`` divisible by ``2 * color_groups``.
+        color_groups: int, number of contiguous colour groups.
+
+    Returns:
+        Tensor ``(..., f)``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_genmodels.kernels import gated_activation
+    >>> h = np.zeros((2, 4, 4, 12), "float32")
+    >>> tuple(gated_activation(h, color_groups=3).shape)
+    (2, 4, 4, 6)
+
+    References:
+        van den Oord et al., "Conditional Image Generation with PixelCNN
+        Decoders", NeurIPS 2016.
     """
     c = h.shape[-1]
     if color_groups == 1:
@@ -204,8 +242,6 @@ def _native_tf():
 def _fused_impl(x, kernel, bias, residual, *, mask_type, color_groups, activation, gated, dilation,
                 method="split", native=False):
     """The fused kernel; ``native=True`` (TensorFlow only) uses ``_tensorflow.py``'s ops."""
-    from keras_genmodels.layers.masked_conv import causal_mask
-
     kh, kw, cin, cout = (int(d) for d in kernel.shape)
     ch, cw = kh // 2, kw // 2
     dh, dw = dilation
@@ -261,8 +297,6 @@ def _fused_impl(x, kernel, bias, residual, *, mask_type, color_groups, activatio
 
 def _reference_impl(x, kernel, bias, residual, *, mask_type, color_groups, activation, gated, dilation,
                     method=None):
-    from keras_genmodels.layers.masked_conv import causal_mask
-
     kh, kw, cin, cout = (int(d) for d in kernel.shape)
     mask = causal_mask((kh, kw), cin, cout, mask_type, color_groups)
     h = ops.conv(x, kernel * ops.cast(mask, kernel.dtype), strides=1, padding="same",
@@ -271,7 +305,17 @@ def _reference_impl(x, kernel, bias, residual, *, mask_type, color_groups, activ
 
 
 def accelerator_available():
-    """Whether the active Keras backend sees a GPU or TPU."""
+    """Whether the active Keras backend sees a GPU or TPU.
+
+    ``compile="auto"`` and ``method="auto"`` of :func:`masked_conv2d` decide
+    with it (cached per backend).
+
+    Example:
+
+    >>> from keras_genmodels.kernels import accelerator_available
+    >>> accelerator_available() in (True, False)   # False on a CPU-only machine
+    True
+    """
     return _accelerator_available(keras.backend.backend())
 
 
@@ -403,7 +447,7 @@ def masked_conv2d(x, kernel, bias=None, mask_type="A", color_groups=1, activatio
     """PixelCNN masked convolution that skips masked-out taps, with a fused epilogue.
 
     Computes ``out = post(conv_same(x, kernel * mask) + bias)`` where ``mask``
-    is ``keras_genmodels.layers.causal_mask(...)`` and ``post`` applies, in
+    is :func:`keras_genmodels.kernels.masks.causal_mask` and ``post`` applies, in
     order, ``activation``, the gated unit and ``+ residual`` — without ever
     multiplying by a masked-out tap (see the module docstring). Strides are 1
     and padding is "same", as an autoregressive model needs.
@@ -449,11 +493,18 @@ def masked_conv2d(x, kernel, bias=None, mask_type="A", color_groups=1, activatio
 
     Example:
 
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.kernels import masked_conv2d, reference_masked_conv2d
     >>> x = np.random.rand(2, 8, 8, 3).astype("float32")
     >>> k = np.random.randn(7, 7, 3, 12).astype("float32")
     >>> y = masked_conv2d(x, k, mask_type="A", color_groups=3, gated=True)
     >>> tuple(y.shape)
     (2, 8, 8, 6)
+    >>> y_ref = reference_masked_conv2d(x, k, mask_type="A", color_groups=3, gated=True)
+    >>> bool(np.allclose(keras.ops.convert_to_numpy(y), keras.ops.convert_to_numpy(y_ref),
+    ...                  atol=1e-4))
+    True
 
     References:
         van den Oord et al., "Pixel Recurrent Neural Networks", ICML 2016.
@@ -469,6 +520,19 @@ def reference_masked_conv2d(x, kernel, bias=None, mask_type="A", color_groups=1,
     """The same function as :func:`masked_conv2d`, computed densely (mask times kernel).
 
     Kept as the parity reference; arguments as in :func:`masked_conv2d`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.kernels import causal_mask, reference_masked_conv2d
+    >>> x = np.random.rand(1, 5, 5, 2).astype("float32")
+    >>> k = np.random.randn(3, 3, 2, 4).astype("float32")
+    >>> y = reference_masked_conv2d(x, k, mask_type="B", activation="relu")
+    >>> dense = keras.ops.conv(x, k * causal_mask((3, 3), 2, 4, "B"), padding="same")
+    >>> bool(np.allclose(keras.ops.convert_to_numpy(y),
+    ...                  keras.ops.convert_to_numpy(keras.ops.relu(dense)), atol=1e-5))
+    True
     """
     return _run("reference", x, kernel, bias, mask_type, color_groups, activation, gated, residual,
                 dilation_rate, compile)

@@ -3,9 +3,15 @@
 The class list is built by iterating over the public modules, so classes the
 package adds later are covered automatically. Each check runs over all
 classes in one test and reports every offender at once.
+
+The module-boundary checks read the sources: kernels never import layers or
+models, layers never import models, and no module imports or uses another
+module's ``_private`` names.
 """
 
+import ast
 import inspect
+import os
 
 import keras
 
@@ -92,3 +98,87 @@ def test_every_public_class_with_arguments_has_get_config():
         if params and not own:
             problems.append(f"{key} takes {[p.name for p in params]} but defines no get_config")
     assert not problems, "\n".join(problems)
+
+
+# ------------------------------------------------------------ module boundaries
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Private helpers of keras_genmodels.sampling still used by the PixelRNN sampler
+# (a separate refactor); nothing else may use another module's _names.
+PENDING_PRIVATE_USES = {("keras_genmodels.models.pixel_rnn", "keras_genmodels.sampling")}
+
+
+def _package_modules():
+    """``{module name: source path}`` of the package, with ./kernels as keras_genmodels.kernels."""
+    found = {}
+    for folder, prefix in (("keras_genmodels", "keras_genmodels"), ("kernels", "keras_genmodels.kernels")):
+        top = os.path.join(ROOT, folder)
+        for dirpath, dirnames, filenames in os.walk(top):
+            dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+            for name in filenames:
+                if name.endswith(".py"):
+                    rel = os.path.relpath(os.path.join(dirpath, name), top)[:-3].replace(os.sep, ".")
+                    rel = "" if rel == "__init__" else rel.removesuffix(".__init__")
+                    found[prefix + ("." + rel if rel else "")] = os.path.join(dirpath, name)
+    return found
+
+
+def _imports(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                yield node.module, alias
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, None
+
+
+def boundary_problems(modules=None):
+    modules = modules or _package_modules()
+    problems = []
+    for name, path in sorted(modules.items()):
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        bound = {}  # local name -> package module it refers to
+        for module, alias in _imports(tree):
+            targets = [module] if alias is None else [module, f"{module}.{alias.name}"]
+            for target in targets:
+                if name.startswith("keras_genmodels.kernels") and target.startswith(
+                        ("keras_genmodels.layers", "keras_genmodels.models")):
+                    problems.append(f"{name} imports {target}: kernels must not import layers/models")
+                if name.startswith("keras_genmodels.layers") and target.startswith(
+                        "keras_genmodels.models"):
+                    problems.append(f"{name} imports {target}: layers must not import models")
+            if alias is None or not module.startswith("keras_genmodels"):
+                continue
+            full = f"{module}.{alias.name}"
+            if full in modules:
+                bound[alias.asname or alias.name] = full
+            elif alias.name.startswith("_") and not alias.name.startswith("__"):
+                problems.append(f"{name} imports the private name {full}")
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in bound and node.attr.startswith("_")
+                    and not node.attr.startswith("__")):
+                owner = bound[node.value.id]
+                if owner != name and (name, owner) not in PENDING_PRIVATE_USES:
+                    problems.append(f"{name}:{node.lineno} uses the private {owner}.{node.attr}")
+    return sorted(set(problems))
+
+
+def test_module_boundaries():
+    problems = boundary_problems()
+    assert not problems, "\n".join(problems)
+
+
+def test_the_boundary_check_catches_private_and_upward_imports(tmp_path):
+    kernel = tmp_path / "k.py"
+    kernel.write_text("from keras_genmodels.layers.masked_conv import _hidden\n")
+    layer = tmp_path / "l.py"
+    layer.write_text("from keras_genmodels.models import _common\nx = _common._private\n")
+    modules = dict(_package_modules())
+    modules.update({"keras_genmodels.kernels.k": str(kernel), "keras_genmodels.layers.l": str(layer)})
+    problems = boundary_problems(modules)
+    assert any("kernels.k imports keras_genmodels.layers" in p for p in problems)
+    assert any("private name keras_genmodels.layers.masked_conv._hidden" in p for p in problems)
+    assert any("layers.l imports keras_genmodels.models" in p for p in problems)
+    assert any("private keras_genmodels.models._common._private" in p for p in problems)

@@ -109,7 +109,7 @@ def test_frechet_from_images_streams_with_a_keras_extractor():
 
 
 def test_inception_preprocessing():
-    images, out = metrics._inception_preprocessing((8, 8, 1), 75, 0.0, 255.0)
+    images, out = metrics.features.inception_preprocessing((8, 8, 1), 75, 0.0, 255.0)
     prep = keras.Model(images, out)
     x = np.full((2, 8, 8, 1), 255.0, "float32")
     x[1] = 127.5
@@ -331,7 +331,8 @@ def test_importance_sampling_uses_the_vae_method_and_agrees_with_generic():
     via = metrics.importance_sampled_log_likelihood(vae, x, num_samples=10, batch_size=2, seed=3)
     np.testing.assert_allclose(via, own, rtol=1e-6)
     # Forcing the generic estimator (likelihood=...): with the same seed and chunking it draws
-    # the same noise as VAE.log_likelihood, so the two independent implementations agree.
+    # the same noise as VAE.log_likelihood, so the two paths (model.encode / decode vs the
+    # VAE's own networks, one numerics: importance_sampled_log_likelihood_batch) agree.
     own = vae.log_likelihood(x, num_samples=300, batch_size=3, seed=1)
     generic = metrics.importance_sampled_log_likelihood(vae, x, num_samples=300, batch_size=3,
                                                         seed=1, likelihood="bernoulli")

@@ -63,6 +63,12 @@ def test_round_trip_then_fit_and_save(name, tmp_path):
     assert meta["description"] == "tiny"
     assert sorted(os.listdir(tmp_path / "p")) == sorted(
         [presets.CONFIG_FILE, presets.WEIGHTS_FILE, presets.METADATA_FILE])
+    import h5py
+
+    with h5py.File(tmp_path / "p" / presets.WEIGHTS_FILE) as f:   # weights only, no optimizer
+        assert "optimizer" not in f and "optimizer" not in str(list(f.keys()))
+    with open(tmp_path / "p" / presets.CONFIG_FILE) as f:
+        assert not json.load(f).get("compile_config")
     restored = type(model).from_preset(str(tmp_path / "p"))
     assert type(restored) is type(model)
     assert _without_compile(restored.get_config()) == _without_compile(model.get_config())

@@ -15,3 +15,4 @@ from keras_genmodels.layers.pixel_rnn import RowLSTM
 from keras_genmodels.layers.pixel_rnn import skew
 from keras_genmodels.layers.pixel_rnn import unskew
 from keras_genmodels.layers.sampling import Sampling
+from keras_genmodels.layers.sampling import reparameterize

@@ -1,30 +1,63 @@
 """The gated PixelCNN block: vertical and horizontal stacks without a blind spot."""
 
+import warnings
+
 import keras
 from keras import layers as keras_layers
 from keras import ops
 
 from keras_genmodels._api import register
+from keras_genmodels._validate import check_int
+from keras_genmodels.kernels.masked_conv import gated_activation
+from keras_genmodels.kernels.masks import check_mask_args
 from keras_genmodels.layers.masked_conv import MaskedConv2D
 
 
 def gate(x, color_groups=1):
-    """``tanh(a) * sigmoid(b)`` with ``a, b`` the two halves of every colour group.
+    """Deprecated alias of :func:`keras_genmodels.kernels.gated_activation`.
 
-    ``x`` has ``2 * f`` channels split into ``color_groups`` contiguous groups;
-    each group holds its ``tanh`` half followed by its ``sigmoid`` half, so
-    output group ``g`` (``f / color_groups`` channels) only mixes input group
-    ``g`` and the colour ordering of a masked network is kept.
+    ``tanh(a) * sigmoid(b)`` with ``a, b`` the two halves of every colour
+    group; emits a ``DeprecationWarning`` and will be removed in the next
+    release. Use ``keras_genmodels.kernels.gated_activation(x, color_groups)``.
+
+    Example:
+
+    >>> import warnings
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.kernels import gated_activation
+    >>> from keras_genmodels.layers.gated import gate
+    >>> x = np.random.rand(2, 4, 4, 8).astype("float32")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     y = gate(x)
+    >>> caught[0].category.__name__, tuple(y.shape)
+    ('DeprecationWarning', (2, 4, 4, 4))
+    >>> bool(np.allclose(keras.ops.convert_to_numpy(y),
+    ...                  keras.ops.convert_to_numpy(gated_activation(x))))
+    True
     """
-    channels = x.shape[-1]
-    lead = tuple(ops.shape(x)[:-1])
-    x = ops.reshape(x, lead + (color_groups, 2, channels // (2 * color_groups)))
-    out = ops.tanh(x[..., 0, :]) * ops.sigmoid(x[..., 1, :])
-    return ops.reshape(out, lead + (channels // 2,))
+    warnings.warn(
+        "keras_genmodels.layers.gated.gate is deprecated and will be removed in the next "
+        "release; use keras_genmodels.kernels.gated_activation (same arguments, same values).",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return gated_activation(x, color_groups)
 
 
 def down_shift(x):
-    """Shift an image tensor down by one row (zeros enter at the top)."""
+    """Shift an image tensor down by one row (zeros enter at the top).
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.layers.gated import down_shift
+    >>> x = np.arange(1.0, 5.0, dtype="float32").reshape(1, 4, 1, 1)   # rows 1, 2, 3, 4
+    >>> keras.ops.convert_to_numpy(down_shift(x))[0, :, 0, 0].tolist()
+    [0.0, 1.0, 2.0, 3.0]
+    """
     return ops.pad(x, ((0, 0), (1, 0), (0, 0), (0, 0)))[:, :-1]
 
 
@@ -86,9 +119,20 @@ class GatedPixelCNNBlock(keras_layers.Layer):
 
     Example:
 
-    >>> x = keras.Input((28, 28, 1))
-    >>> v, h = GatedPixelCNNBlock(32, 7, mask_type="A")([x, x])
-    >>> v, h = GatedPixelCNNBlock(32, 3, mask_type="B")([v, h])
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.layers import GatedPixelCNNBlock
+    >>> x = np.random.rand(2, 8, 8, 1).astype("float32")
+    >>> v, h = GatedPixelCNNBlock(16, 5, mask_type="A")([x, x])
+    >>> v, h = GatedPixelCNNBlock(16, 3, mask_type="B")([v, h])
+    >>> tuple(v.shape), tuple(h.shape)
+    ((2, 8, 8, 16), (2, 8, 8, 16))
+    >>> # Class-conditional: a one-hot label enters every gate as a bias.
+    >>> y = keras.ops.one_hot(np.array([3, 7]), 10)
+    >>> block = GatedPixelCNNBlock(16, 3, mask_type="B", condition_dim=10)
+    >>> v, h = block([v, h, y])
+    >>> tuple(h.shape)
+    (2, 8, 8, 16)
 
     References:
         van den Oord, Kalchbrenner, Vinyals, Espeholt, Graves & Kavukcuoglu,
@@ -106,27 +150,16 @@ class GatedPixelCNNBlock(keras_layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if not isinstance(filters, int) or isinstance(filters, bool) or filters < 1:
-            raise ValueError(f"filters must be a positive int. Received: filters={filters!r}")
-        if not isinstance(color_groups, int) or color_groups < 1 or filters % color_groups:
+        filters = check_int("filters", filters)
+        kernel_size = check_int("kernel_size", kernel_size)
+        mask_type = check_mask_args(kernel_size, None, filters, mask_type, color_groups)
+        if mask_type == "A" and kernel_size < 3:
             raise ValueError(
-                f"filters ({filters}) must be divisible by color_groups. "
-                f"Received: color_groups={color_groups!r}"
+                "kernel_size must be >= 3 for mask_type='A' (the vertical stack needs a row "
+                f"above). Received: kernel_size={kernel_size!r}"
             )
-        if not isinstance(mask_type, str) or mask_type.upper() not in ("A", "B"):
-            raise ValueError(f"mask_type must be 'A' or 'B'. Received: mask_type={mask_type!r}")
-        mask_type = mask_type.upper()
-        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0 or (
-            mask_type == "A" and kernel_size < 3
-        ):
-            raise ValueError(
-                "kernel_size must be an odd int (>= 3 for mask_type='A'). "
-                f"Received: kernel_size={kernel_size!r}"
-            )
-        if condition_dim is not None and (not isinstance(condition_dim, int) or condition_dim < 1):
-            raise ValueError(
-                f"condition_dim must be None or a positive int. Received: {condition_dim!r}"
-            )
+        if condition_dim is not None:
+            condition_dim = check_int("condition_dim", condition_dim)
         self.filters = filters
         self.kernel_size = kernel_size
         self.mask_type = mask_type
@@ -217,8 +250,8 @@ class GatedPixelCNNBlock(keras_layers.Layer):
         h_pre = self.horizontal_conv(h) + self.vertical_to_horizontal(v_pre)
         if y is not None:
             h_pre = h_pre + self.horizontal_condition(y)[:, None, None, :]
-        v_out = gate(v_pre, 1)
-        h_out = self.horizontal_output(gate(h_pre, self.color_groups))
+        v_out = gated_activation(v_pre, 1)
+        h_out = self.horizontal_output(gated_activation(h_pre, self.color_groups))
         if self.mask_type == "B":
             h_out = h + h_out
         return [v_out, h_out]

@@ -1,73 +1,15 @@
 """MaskedConv2D: the causal convolution of PixelCNN (van den Oord et al., 2016)."""
 
-import numpy as np
 from keras import layers as keras_layers
 from keras import ops
 
 from keras_genmodels._api import register
+from keras_genmodels.kernels.masked_conv import masked_conv2d
+from keras_genmodels.kernels.masks import MASK_TYPES  # noqa: F401  (re-exported)
+from keras_genmodels.kernels.masks import causal_mask
+from keras_genmodels.kernels.masks import check_mask_args
 
-MASK_TYPES = ("A", "B")
 IMPLEMENTATIONS = ("auto", "reference", "fused", "fused_xla")
-
-
-def causal_mask(kernel_size, in_channels, out_channels, mask_type, color_groups=1):
-    """The 0/1 PixelCNN mask for a kernel of shape ``(kh, kw, in, out)``.
-
-    Output position (i, j) may see every input above the centre row, and
-    the inputs left of the centre in the centre row. At the centre tap itself
-    channels are split into ``color_groups`` contiguous groups (R, G, B for
-    ``color_groups=3``): with mask ``"A"`` output group ``g`` sees input groups
-    ``< g``; with mask ``"B"`` it sees groups ``<= g``.
-
-    Args:
-        kernel_size: tuple ``(kh, kw)`` of odd ints.
-        in_channels: int, divisible by ``color_groups``.
-        out_channels: int, divisible by ``color_groups``.
-        mask_type: ``"A"`` (first layer: excludes the current pixel/group) or
-            ``"B"`` (later layers: includes it).
-        color_groups: int >= 1.
-
-    Returns:
-        A float32 NumPy array of shape ``(kh, kw, in_channels, out_channels)``.
-    """
-    kh, kw = kernel_size
-    mask_type = _check_mask_args(kernel_size, in_channels, out_channels, mask_type, color_groups)
-    mask = np.zeros((kh, kw, in_channels, out_channels), dtype="float32")
-    ci, cj = kh // 2, kw // 2
-    mask[:ci] = 1.0
-    mask[ci, :cj] = 1.0
-    in_group = np.arange(in_channels) // (in_channels // color_groups)
-    out_group = np.arange(out_channels) // (out_channels // color_groups)
-    if mask_type == "A":
-        centre = in_group[:, None] < out_group[None, :]
-    else:
-        centre = in_group[:, None] <= out_group[None, :]
-    mask[ci, cj] = centre.astype("float32")
-    return mask
-
-
-def _check_mask_args(kernel_size, in_channels, out_channels, mask_type, color_groups):
-    if not isinstance(mask_type, str) or mask_type.upper() not in MASK_TYPES:
-        raise ValueError(
-            f"Unknown mask_type. Expected 'A' or 'B'. Received: mask_type={mask_type!r}"
-        )
-    for k in kernel_size:
-        if k < 1 or k % 2 == 0:
-            raise ValueError(
-                "MaskedConv2D needs odd kernel sizes so that the kernel has a centre "
-                f"tap. Received: kernel_size={tuple(kernel_size)}"
-            )
-    if not isinstance(color_groups, int) or color_groups < 1:
-        raise ValueError(
-            f"color_groups must be a positive int. Received: color_groups={color_groups!r}"
-        )
-    for name, c in (("input channels", in_channels), ("filters", out_channels)):
-        if c is not None and c % color_groups != 0:
-            raise ValueError(
-                f"The number of {name} ({c}) must be divisible by "
-                f"color_groups={color_groups}."
-            )
-    return mask_type.upper()
 
 
 @register
@@ -130,9 +72,23 @@ class MaskedConv2D(keras_layers.Conv2D):
 
     Example:
 
-    >>> x = keras.Input((28, 28, 1))
-    >>> h = MaskedConv2D(64, 7, mask_type="A")(x)
-    >>> h = MaskedConv2D(64, 3, mask_type="B", activation="relu")(h)
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.layers import MaskedConv2D
+    >>> x = keras.Input((8, 8, 1))
+    >>> h = MaskedConv2D(16, 5, mask_type="A")(x)
+    >>> h = MaskedConv2D(16, 3, mask_type="B", activation="relu")(h)
+    >>> model = keras.Model(x, h)
+    >>> tuple(model.output.shape)
+    (None, 8, 8, 16)
+    >>> # Causal: changing rows 3.. of the image leaves output rows 0..2 as they were.
+    >>> images = np.random.rand(2, 8, 8, 1).astype("float32")
+    >>> changed = images.copy()
+    >>> changed[:, 3:] = 0.0
+    >>> before = keras.ops.convert_to_numpy(model(images))
+    >>> after = keras.ops.convert_to_numpy(model(changed))
+    >>> bool(np.allclose(before[:, :3], after[:, :3])), bool(np.allclose(before, after))
+    (True, False)
 
     References:
         van den Oord et al., "Pixel Recurrent Neural Networks", ICML 2016.
@@ -173,7 +129,7 @@ class MaskedConv2D(keras_layers.Conv2D):
                     f"Received: {unsupported}={value!r}"
                 )
         kernel_size = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-        self.mask_type = _check_mask_args(kernel_size, None, filters, mask_type, color_groups)
+        self.mask_type = check_mask_args(kernel_size, None, filters, mask_type, color_groups)
         self.color_groups = color_groups
         super().__init__(
             filters=filters,
@@ -213,8 +169,6 @@ class MaskedConv2D(keras_layers.Conv2D):
     def call(self, inputs):
         if self.implementation == "reference":
             return super().call(inputs)
-        from keras_genmodels.kernels import masked_conv2d
-
         compile = {"auto": "auto", "fused": False, "fused_xla": True}[self.implementation]
         return masked_conv2d(
             inputs,

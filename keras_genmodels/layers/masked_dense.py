@@ -9,6 +9,7 @@ from keras import ops
 from keras import regularizers
 
 from keras_genmodels._api import register
+from keras_genmodels._validate import check_int
 
 HIDDEN_DEGREES = ("random", "equal")
 
@@ -36,6 +37,7 @@ def degree_mask(input_degrees, output_degrees, strict=False):
 
     Example:
 
+    >>> from keras_genmodels.layers import degree_mask
     >>> degree_mask([1, 2, 3], [1, 2], strict=False)
     array([[1., 1.], [0., 1.], [0., 0.]], dtype=float32)
     """
@@ -91,6 +93,16 @@ def made_degrees(input_dim, hidden_units, order=None, hidden_degrees="random", r
 
     Raises:
         ValueError: for a bad order or an unknown ``hidden_degrees``.
+
+    Example:
+
+    >>> from keras_genmodels.layers import made_degrees
+    >>> deg_in, deg_h = made_degrees(3, [4], hidden_degrees="equal")
+    >>> deg_in.tolist(), deg_h.tolist()
+    ([1, 2, 3], [1, 1, 2, 2])
+    >>> deg_in, deg_h = made_degrees(3, [4], order=[2, 0, 1], hidden_degrees="equal")
+    >>> deg_in.tolist()   # variable 2 comes first, then 0, then 1
+    [2, 3, 1]
     """
     order = check_order(order, input_dim)
     if hidden_degrees not in HIDDEN_DEGREES:
@@ -113,7 +125,24 @@ def made_degrees(input_dim, hidden_units, order=None, hidden_degrees="random", r
 
 
 def check_order(order, input_dim):
-    """Validate an autoregressive order (a permutation of ``range(input_dim)``)."""
+    """Validate an autoregressive order (a permutation of ``range(input_dim)``).
+
+    Returns:
+        The order as an int array (``arange(input_dim)`` for ``None``).
+
+    Raises:
+        ValueError: when ``order`` is not a permutation of ``range(input_dim)``.
+
+    Example:
+
+    >>> from keras_genmodels.layers.masked_dense import check_order
+    >>> check_order([2, 0, 1], 3).tolist(), check_order(None, 3).tolist()
+    ([2, 0, 1], [0, 1, 2])
+    >>> check_order([0, 0, 1], 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: order must be a permutation of range(3). Received: order=[0, 0, 1]
+    """
     if order is None:
         return np.arange(input_dim)
     arr = np.asarray(order)
@@ -168,6 +197,7 @@ class MaskedDense(keras_layers.Layer):
 
     Example:
 
+    >>> import keras
     >>> from keras_genmodels.layers import MaskedDense, made_degrees
     >>> deg_in, deg_h = made_degrees(4, [8])
     >>> x = keras.Input((4,))
@@ -175,6 +205,16 @@ class MaskedDense(keras_layers.Layer):
     ...                 activation="relu")(x)
     >>> logits = MaskedDense(4, input_degrees=deg_h, output_degrees=deg_in,
     ...                      strict=True)(h)
+    >>> made = keras.Model(x, logits)
+    >>> tuple(made.output.shape)
+    (None, 4)
+    >>> # A direct input-to-output layer: output d sees the inputs before d only.
+    >>> direct = MaskedDense(4, input_degrees=deg_in, output_degrees=deg_in, strict=True)
+    >>> direct.mask   # (in, units)
+    array([[0., 1., 1., 1.],
+           [0., 0., 1., 1.],
+           [0., 0., 0., 1.],
+           [0., 0., 0., 0.]], dtype=float32)
 
     References:
         Germain, Gregor, Murray & Larochelle, "MADE: Masked Autoencoder for
@@ -200,8 +240,7 @@ class MaskedDense(keras_layers.Layer):
         **kwargs,
     ):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
-            raise ValueError(f"units must be a positive int. Received: units={units!r}")
+        units = check_int("units", units)
         self.units = units
         has_degrees = input_degrees is not None or output_degrees is not None
         if (mask is None) == (not has_degrees) or (

@@ -21,6 +21,7 @@ import keras
 from keras import ops
 
 from keras_genmodels._api import register
+from keras_genmodels._validate import check_int
 from keras_genmodels.layers.masked_conv import MaskedConv2D
 
 
@@ -55,9 +56,13 @@ def skew(x):
 
     Example:
 
-    >>> skew(np.arange(4.0).reshape(1, 2, 2, 1))[0, ..., 0]
-    [[0., 1., 0.],
-     [0., 2., 3.]]
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.layers import skew
+    >>> x = np.arange(4.0, dtype="float32").reshape(1, 2, 2, 1)   # [[0, 1], [2, 3]]
+    >>> keras.ops.convert_to_numpy(skew(x))[0, ..., 0]
+    array([[0., 1., 0.],
+           [0., 2., 3.]], dtype=float32)
     """
     h, w = _static_hw(x, "skew")
     c = x.shape[-1]
@@ -82,6 +87,17 @@ def unskew(x, width=None):
 
     Raises:
         ValueError: when ``width`` does not match the skewed width.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.layers import skew, unskew
+    >>> x = np.random.rand(2, 3, 4, 5).astype("float32")
+    >>> tuple(skew(x).shape), tuple(unskew(skew(x)).shape)
+    ((2, 3, 6, 5), (2, 3, 4, 5))
+    >>> bool(np.array_equal(keras.ops.convert_to_numpy(unskew(skew(x))), x))
+    True
     """
     h, ws = _static_hw(x, "unskew")
     w = ws - h + 1 if width is None else int(width)
@@ -98,15 +114,11 @@ def unskew(x, width=None):
 
 
 def _check_units(units, color_groups, name):
-    if not isinstance(units, int) or isinstance(units, bool) or units < 1:
-        raise ValueError(f"{name} needs a positive int `units`. Received: units={units!r}")
-    if not isinstance(color_groups, int) or isinstance(color_groups, bool) or color_groups < 1:
-        raise ValueError(
-            f"color_groups must be a positive int. Received: color_groups={color_groups!r}"
-        )
+    check_int("units", units)
+    check_int("color_groups", color_groups)
     if units % color_groups:
         raise ValueError(
-            f"units must be divisible by color_groups. Received: units={units}, "
+            f"{name}: units must be divisible by color_groups. Received: units={units}, "
             f"color_groups={color_groups}"
         )
 
@@ -283,9 +295,13 @@ class RowLSTM(_PixelLSTMBase):
 
     Example:
 
-    >>> x = keras.Input((28, 28, 1))
-    >>> h = layers.MaskedConv2D(32, 7, mask_type="A")(x)
-    >>> h = layers.RowLSTM(16)(h)          # (None, 28, 28, 16)
+    >>> import numpy as np
+    >>> from keras_genmodels.layers import MaskedConv2D, RowLSTM
+    >>> images = np.random.rand(2, 6, 6, 1).astype("float32")
+    >>> h = MaskedConv2D(8, 5, mask_type="A")(images)
+    >>> h = RowLSTM(4)(h)
+    >>> tuple(h.shape)
+    (2, 6, 6, 4)
 
     References:
         van den Oord, Kalchbrenner & Kavukcuoglu, "Pixel Recurrent Neural
@@ -397,9 +413,13 @@ class DiagonalBiLSTM(_PixelLSTMBase):
 
     Example:
 
-    >>> x = keras.Input((28, 28, 1))
-    >>> h = layers.MaskedConv2D(32, 7, mask_type="A")(x)
-    >>> h = layers.DiagonalBiLSTM(16)(h)   # (None, 28, 28, 16)
+    >>> import keras
+    >>> from keras_genmodels.layers import DiagonalBiLSTM, MaskedConv2D
+    >>> x = keras.Input((6, 6, 1))
+    >>> h = MaskedConv2D(8, 5, mask_type="A")(x)
+    >>> h = DiagonalBiLSTM(4)(h)
+    >>> tuple(h.shape)
+    (None, 6, 6, 4)
 
     References:
         van den Oord, Kalchbrenner & Kavukcuoglu, "Pixel Recurrent Neural

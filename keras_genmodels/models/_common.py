@@ -1,11 +1,17 @@
-"""Helpers shared by the models: batch unpacking, weighted means, trackers."""
+"""Helpers shared by the models: batch unpacking, weighted means, trackers, labels.
+
+``check_int`` is :func:`keras_genmodels._validate.check_int` (defined there so
+that layers and kernels can use it too), re-exported for the models.
+"""
 
 import contextlib
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_genmodels import _backend
+from keras_genmodels._validate import check_int  # noqa: F401  (the models' import path)
 
 
 def unpack(data):
@@ -43,10 +49,72 @@ def deserialize(config):
     return keras.saving.deserialize_keras_object(config)
 
 
-def check_int(name, value, minimum=1):
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}. Received: {name}={value!r}")
-    return value
+def one_hot_labels(labels, num_classes, n=None):
+    """Class labels as the one-hot ``(batch, num_classes)`` float32 tensor fed to the networks.
+
+    The one label encoder of the class-conditional models (``VAE``,
+    ``PixelCNN``/``GatedPixelCNN``). Integer labels are checked to lie in
+    ``0..num_classes-1`` with ``_backend.check``, so inside ``fit`` a bad
+    batch fails the step (and ``fit`` raises ``ValueError``) without
+    changing the model.
+
+    Args:
+        labels: integer labels ``(batch,)`` or ``(batch, 1)`` (floats with
+            integer values are accepted), one-hot or soft labels ``(batch,
+            num_classes)`` (non-negative), or, with ``n``, one int for all
+            ``n`` examples.
+        num_classes: int >= 1, the number of classes.
+        n: int or None, the expected number of examples (needed for a
+            scalar label; checked otherwise when the batch size is known).
+
+    Returns:
+        A float32 tensor ``(batch, num_classes)``.
+
+    Raises:
+        ValueError: labels outside ``0..num_classes-1``, non-integer class
+            indices, negative one-hot entries, a wrong shape or a wrong
+            number of labels.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras import ops
+    >>> from keras_genmodels.models._common import one_hot_labels
+    >>> ops.convert_to_numpy(one_hot_labels(np.array([2, 0]), 3))
+    array([[0., 0., 1.],
+           [1., 0., 0.]], dtype=float32)
+    >>> tuple(one_hot_labels(1, 3, n=4).shape)
+    (4, 3)
+    """
+    k = num_classes
+    if isinstance(labels, (int, np.integer)) and not isinstance(labels, bool):
+        if n is None:
+            raise ValueError("A single int label needs the number of examples n.")
+        labels = np.full((n,), labels, "int32")
+    labels = ops.convert_to_tensor(labels)
+    shape = tuple(labels.shape)
+    if len(shape) == 2 and shape[-1] == k and not (k == 1 and "int" in str(labels.dtype)):
+        y = ops.cast(labels, "float32")
+        _backend.check(ops.all(y >= 0), "One-hot / soft labels must be >= 0.")
+    elif len(shape) == 1 or (len(shape) == 2 and shape[-1] == 1):
+        labels = ops.reshape(labels, (-1,))
+        if not keras.backend.standardize_dtype(labels.dtype).startswith(("int", "uint")):
+            _backend.check(ops.all(labels == ops.round(labels)),
+                           "Class labels must be integers 0..num_classes-1.")
+        _backend.check(
+            ops.all((labels >= 0) & (labels < k)),
+            f"Class labels must be integers in [0, {k - 1}] (num_classes={k}); "
+            "a label is out of range.",
+        )
+        y = ops.one_hot(ops.cast(labels, "int32"), k)
+    else:
+        raise ValueError(
+            f"labels must be integers of shape (batch,) or one-hot (batch, {k}). "
+            f"Received: shape={shape}"
+        )
+    if n is not None and y.shape[0] is not None and y.shape[0] != n:
+        raise ValueError(f"Expected {n} labels. Received: shape={shape}")
+    return y
 
 
 def check_example_shape(model, x, expected):

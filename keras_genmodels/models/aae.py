@@ -10,10 +10,11 @@ from keras_genmodels import _backend
 from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels import losses as losses_lib
 from keras_genmodels._api import register
+from keras_genmodels.layers import sampling as sampling_layer
 from keras_genmodels.models import _common
-from keras_genmodels.models.gan import AdversarialModel
-from keras_genmodels.models.gan import check_discriminator_output
-from keras_genmodels.models.gan import output_spec
+from keras_genmodels.models.adversarial import AdversarialModel
+from keras_genmodels.models.adversarial import check_discriminator_output
+from keras_genmodels.models.adversarial import output_spec
 
 
 def _normal_prior(latent_dim):
@@ -146,11 +147,25 @@ class AAE(AdversarialModel):
 
     Example:
 
+    >>> import keras
+    >>> import numpy as np
+    >>> from keras_genmodels import models
+    >>> rng = np.random.default_rng(0)
+    >>> x_train = (rng.uniform(size=(64, 6)) < 0.5).astype("float32")
+    >>> x_test = x_train[:4]
+    >>> def mlp(inputs, *units):
+    ...     return keras.Sequential([keras.Input((inputs,))] + [
+    ...         keras.layers.Dense(u, activation="relu") for u in units[:-1]]
+    ...         + [keras.layers.Dense(units[-1])])
+    >>> encoder, decoder, discriminator = mlp(6, 8, 2), mlp(2, 8, 6), mlp(2, 8, 1)
+    >>> means = [[-2.0, 0.0], [2.0, 0.0]]   # a two-component mixture prior on the codes
     >>> aae = models.AAE(encoder, decoder, discriminator, latent_dim=2,
     ...                  prior={"type": "gaussian_mixture", "means": means, "stddev": 0.3})
     >>> aae.compile(r_optimizer="adam", d_optimizer="adam", g_optimizer="adam")
-    >>> aae.fit(x_train, batch_size=100, epochs=10)
+    >>> history = aae.fit(x_train, batch_size=32, epochs=1, verbose=0)
     >>> codes = aae.encode(x_test); images = aae.sample(16, seed=0)
+    >>> tuple(codes.shape), tuple(images.shape)
+    ((4, 2), (16, 6))
 
     References:
         Makhzani, Shlens, Jaitly, Goodfellow & Frey, "Adversarial
@@ -165,7 +180,7 @@ class AAE(AdversarialModel):
         for arg, net in (("encoder", encoder), ("decoder", decoder), ("discriminator", discriminator)):
             if not isinstance(net, keras.Model):
                 raise ValueError(f"{arg} must be a keras.Model. Received: {arg}={type(net).__name__}")
-        _common.check_int("latent_dim", latent_dim)
+        latent_dim = _common.check_int("latent_dim", latent_dim)
         self.encoder = encoder
         self.decoder = decoder
         self.discriminator = discriminator
@@ -220,8 +235,7 @@ class AAE(AdversarialModel):
         z_mean, z_log_var = out
         if not sample:
             return z_mean
-        eps = keras.random.normal(ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator)
-        return z_mean + ops.exp(0.5 * z_log_var) * eps
+        return sampling_layer.reparameterize(z_mean, z_log_var, seed=self.seed_generator)
 
     def encode(self, x, training=False):
         """Codes of ``x``: the encoder's output (its mean for a Gaussian encoder)."""

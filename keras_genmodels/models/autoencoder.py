@@ -55,17 +55,31 @@ class Autoencoder(PresetMixin, SingleLossModel, keras.Model):
 
     Example:
 
-    >>> x = keras.Input((28, 28, 1))
-    >>> h = keras.layers.Dense(32, activation="relu")(keras.layers.Flatten()(x))
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.metrics import frechet_distance_from_images
+    >>> from keras_genmodels.models import Autoencoder
+    >>> rng = np.random.default_rng(0)
+    >>> x_train = (rng.uniform(size=(32, 8, 8, 1)) < 0.5).astype("float32")  # binary images
+    >>> x = keras.Input((8, 8, 1))
+    >>> h = keras.layers.Dense(4, activation="relu")(keras.layers.Flatten()(x))
     >>> encoder = keras.Model(x, h)
-    >>> z = keras.Input((32,))
-    >>> out = keras.layers.Reshape((28, 28, 1))(keras.layers.Dense(784)(z))
+    >>> z = keras.Input((4,))
+    >>> out = keras.layers.Reshape((8, 8, 1))(keras.layers.Dense(64)(z))
     >>> decoder = keras.Model(z, out)
-    >>> ae = models.Autoencoder(encoder, decoder, loss="bernoulli")
+    >>> ae = Autoencoder(encoder, decoder, loss="bernoulli")
     >>> ae.compile(optimizer="adam")
-    >>> ae.fit(x_train, epochs=5, batch_size=128)
-    >>> scores = ae.anomaly_score(x_test)            # (n,), higher = stranger
-    >>> fd = metrics.frechet_distance_from_images(x_a, x_b, ae.encoder)
+    >>> history = ae.fit(x_train, epochs=2, batch_size=16, verbose=0)
+    >>> sorted(history.history)
+    ['loss', 'reconstruction_loss']
+    >>> scores = ae.anomaly_score(x_train[:5])            # (n,), higher = stranger
+    >>> scores.shape
+    (5,)
+    >>> tuple(ae.reconstruct(x_train[:5]).shape)          # pixel probabilities
+    (5, 8, 8, 1)
+    >>> fd = frechet_distance_from_images(x_train[:16], x_train[16:], ae.encoder)
+    >>> fd >= 0.0
+    True
 
     References:
         Hinton & Salakhutdinov, "Reducing the Dimensionality of Data with

@@ -33,8 +33,13 @@ def mlp_vae_networks(input_shape, latent_dim, hidden_units=(500, 500), activatio
 
     Example:
 
+    >>> from keras_genmodels.models import mlp_vae_networks
     >>> encoder, decoder = mlp_vae_networks((28, 28, 1), latent_dim=50)
+    >>> [tuple(t.shape) for t in encoder.outputs], tuple(decoder.output.shape)
+    ([(None, 50), (None, 50)], (None, 28, 28, 1))
     >>> encoder, decoder = mlp_vae_networks((28, 28, 1), 16, num_classes=10)  # conditional
+    >>> [tuple(t.shape) for t in decoder.inputs]   # [z, y_onehot]
+    [(None, 16), (None, 10)]
     """
     input_shape = tuple(input_shape)
     if latent_dim < 1:

@@ -46,7 +46,15 @@ def dcgan_generator(image_shape, latent_dim, base_filters=64, num_classes=None,
 
     Example:
 
-    >>> g = dcgan_generator((32, 32, 3), latent_dim=128)
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.models import dcgan_generator
+    >>> g = dcgan_generator((32, 32, 3), latent_dim=128, base_filters=16)
+    >>> g.output_shape
+    (None, 32, 32, 3)
+    >>> images = keras.ops.convert_to_numpy(g(np.random.normal(size=(2, 128))))
+    >>> images.shape, bool(np.all(np.abs(images) <= 1.0))   # tanh output
+    ((2, 32, 32, 3), True)
 
     References:
         Radford, Metz & Chintala, "Unsupervised Representation Learning with
@@ -101,7 +109,15 @@ def dcgan_discriminator(image_shape, base_filters=64, num_classes=None, dropout=
 
     Example:
 
-    >>> d = dcgan_discriminator((28, 28, 1))
+    >>> import numpy as np
+    >>> from keras_genmodels.models import dcgan_discriminator
+    >>> d = dcgan_discriminator((28, 28, 1), base_filters=8)
+    >>> d.output_shape   # logits
+    (None, 1)
+    >>> d_cond = dcgan_discriminator((28, 28, 1), base_filters=8, num_classes=10)
+    >>> logits = d_cond([np.zeros((2, 28, 28, 1), "float32"), np.array([3, 7])])
+    >>> tuple(logits.shape)
+    (2, 1)
 
     References:
         Radford, Metz & Chintala, ICLR 2016.

@@ -12,6 +12,114 @@ from keras_genmodels.models._trainer import SingleLossModel
 from keras_genmodels.presets import PresetMixin
 
 
+def event_shape_of(input_dim):
+    """The event shape named by an ``input_dim`` argument (NADE, MADE, MarkovAR).
+
+    Args:
+        input_dim: a positive int ``D`` (flat examples) or a non-empty tuple
+            / list of positive ints (an image shape such as ``(28, 28, 1)``).
+
+    Returns:
+        A tuple of Python ints: ``(D,)`` or the shape.
+
+    Raises:
+        ValueError: for anything else (bools, floats, empty or non-positive
+            shapes).
+
+    Example:
+
+    >>> from keras_genmodels.models.density import event_shape_of
+    >>> event_shape_of(784)
+    (784,)
+    >>> event_shape_of([28, 28, 1])
+    (28, 28, 1)
+    """
+    if isinstance(input_dim, (int, np.integer)) and not isinstance(input_dim, bool):
+        shape = (int(input_dim),)
+    elif isinstance(input_dim, (tuple, list)) and input_dim and all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in input_dim
+    ):
+        shape = tuple(int(d) for d in input_dim)
+    else:
+        shape = None
+    if shape is None or any(d < 1 for d in shape):
+        raise ValueError(
+            "input_dim must be a positive int or a tuple of positive ints (an image "
+            f"shape such as (28, 28, 1)). Received: input_dim={input_dim!r}"
+        )
+    return shape
+
+
+def numpy_sigmoid(z):
+    """The logistic sigmoid in NumPy, stable for large ``|z|`` (host-side sampling loops).
+
+    Args:
+        z: NumPy array (or number) of logits.
+
+    Returns:
+        ``1 / (1 + exp(-z))``, computed as ``(1 + tanh(z / 2)) / 2``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_genmodels.models.density import numpy_sigmoid
+    >>> numpy_sigmoid(np.array([-1000.0, 0.0, 1000.0]))
+    array([0. , 0.5, 1. ])
+    """
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def numpy_activation(activation):
+    """A NumPy version of a Keras activation (for host-side sampling loops).
+
+    The common activations (``sigmoid``, ``relu``, ``tanh``, ``linear``,
+    ``softplus``, ``elu``) are evaluated in NumPy; any other one goes
+    through the backend (``keras.ops``) and back to NumPy.
+
+    Args:
+        activation: a Keras activation (name or callable).
+
+    Returns:
+        A function mapping a NumPy array to a NumPy array.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_genmodels.models.density import numpy_activation
+    >>> numpy_activation("relu")(np.array([-1.0, 2.0]))
+    array([0., 2.])
+    """
+    activation = keras.activations.get(activation)
+    name = keras.activations.serialize(activation)
+    name = name if isinstance(name, str) else getattr(activation, "__name__", "")
+    table = {"sigmoid": numpy_sigmoid, "relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh,
+             "linear": lambda z: z, "softplus": lambda z: np.logaddexp(0.0, z),
+             "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0)))}
+    if name in table:
+        return table[name]
+    return lambda z: ops.convert_to_numpy(activation(ops.convert_to_tensor(z)))
+
+
+def sampling_progbar(total, verbose):
+    """The progress bar of a sampling loop: a ``keras.utils.Progbar`` over pixels, or None.
+
+    Args:
+        total: int, number of steps (pixels) of the loop.
+        verbose: 0 (silent: None) or 1.
+
+    Returns:
+        ``keras.utils.Progbar(total, unit_name="pixel")`` when ``verbose``,
+        else None.
+
+    Example:
+
+    >>> from keras_genmodels.models.density import sampling_progbar
+    >>> sampling_progbar(784, verbose=0) is None
+    True
+    """
+    return keras.utils.Progbar(total, verbose=verbose, unit_name="pixel") if verbose else None
+
+
 class DensityModel(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.Model):
     """An explicit-density model ``p(x) = prod_i p(x_i | x_<i)`` trained by maximum likelihood.
 
@@ -32,6 +140,36 @@ class DensityModel(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.M
         event_shape: tuple, the shape of one example (no batch axis).
         likelihood: name or ``Likelihood`` of the per-value conditionals.
         seed: int or None, seed of the model's ``SeedGenerator``.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras import ops
+    >>> from keras_genmodels.models.density import DensityModel
+    >>> class IndependentPixels(DensityModel):
+    ...     # p(x) = prod_d Bernoulli(x_d; sigmoid(b_d)): no conditional looks back.
+    ...     def __init__(self, event_shape, **kwargs):
+    ...         super().__init__(event_shape, likelihood="bernoulli", **kwargs)
+    ...         self.logits = self.add_weight(shape=self.event_shape, initializer="zeros")
+    ...     def call(self, inputs, training=False):
+    ...         return ops.zeros_like(inputs) + self.logits
+    ...     def sample(self, n, seed=None, verbose=1):
+    ...         shape = (n,) + self.event_shape
+    ...         u = keras.random.uniform(shape, seed=self.sample_seed_generator(seed))
+    ...         return ops.convert_to_numpy(ops.cast(u < ops.sigmoid(self.logits), "float32"))
+    >>> model = IndependentPixels((2, 2))
+    >>> x = np.tile(np.array([[1, 1], [0, 1]], "float32"), (8, 1, 1))
+    >>> model.log_prob(x[:2]).round(4)   # 4 * log(1/2) before training
+    array([-2.7726, -2.7726], dtype=float32)
+    >>> model.compile(optimizer=keras.optimizers.Adam(0.1))
+    >>> history = model.fit(x, epochs=10, batch_size=8, verbose=0)
+    >>> sorted(history.history)
+    ['bits_per_dim', 'loss']
+    >>> bool(model.log_prob(x[:1])[0] > -2.7726)   # training raised the likelihood
+    True
+    >>> model.bits_per_dim(x[:2]).shape, model.sample(3, seed=0).shape
+    ((2,), (3, 2, 2))
     """
 
     def __init__(self, event_shape, likelihood="bernoulli", seed=None, **kwargs):
@@ -163,6 +301,32 @@ class DensityModel(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.M
 
     def sample(self, n, seed=None, verbose=1):
         raise NotImplementedError
+
+    def sample_seed_generator(self, seed=None):
+        """The ``SeedGenerator`` a ``sample(n, seed=seed)`` call draws from.
+
+        Args:
+            seed: int or None. An int gives a fresh generator seeded with it
+                (the same int, the same samples); None gives the model's own
+                ``seed_generator`` (advanced by every call).
+
+        Returns:
+            A ``keras.random.SeedGenerator``.
+
+        Raises:
+            ValueError: when ``seed`` is neither an int nor None.
+
+        Example:
+
+        >>> from keras_genmodels.models import MarkovAR
+        >>> model = MarkovAR(4, order=1, seed=0)
+        >>> model.sample_seed_generator() is model.seed_generator
+        True
+        >>> gen = model.sample_seed_generator(7)
+        """
+        if seed is None:
+            return self.seed_generator
+        return keras.random.SeedGenerator(_common.check_int("seed", seed, minimum=None))
 
     def get_config(self):
         config = super().get_config()

@@ -79,11 +79,21 @@ class PixelRNN(DensityModel):
 
     Example:
 
-    >>> model = models.PixelRNN((28, 28, 1), kind="diagonal_bilstm", num_layers=2)
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.models import PixelRNN
+    >>> rng = np.random.default_rng(0)
+    >>> x_train = (rng.uniform(size=(16, 6, 6, 1)) < 0.5).astype("float32")  # binary images
+    >>> model = PixelRNN((6, 6, 1), kind="diagonal_bilstm", hidden_units=4, num_layers=1)
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
-    >>> model.fit(x_train, batch_size=32, epochs=1)     # binary images
-    >>> model.log_prob(x_valid)                          # (n,) nats
-    >>> images = model.sample(4, seed=0)                 # (4, 28, 28, 1)
+    >>> history = model.fit(x_train, batch_size=8, epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['bits_per_dim', 'loss']
+    >>> model.log_prob(x_train[:3]).shape   # (n,) nats
+    (3,)
+    >>> images = model.sample(2, seed=0, verbose=0)
+    >>> images.shape
+    (2, 6, 6, 1)
 
     References:
         van den Oord, Kalchbrenner & Kavukcuoglu, "Pixel Recurrent Neural
@@ -243,9 +253,10 @@ class PixelRNN(DensityModel):
 
         Example:
 
-        >>> model = models.PixelRNN((8, 8, 1), kind="row_lstm", num_layers=1)
-        >>> fast = model.sample(4, seed=0, verbose=0)
-        >>> slow = model.sample(4, seed=0, verbose=0, method="naive")
+        >>> from keras_genmodels.models import PixelRNN
+        >>> model = PixelRNN((4, 4, 1), kind="row_lstm", hidden_units=4, num_layers=1)
+        >>> fast = model.sample(2, seed=0, verbose=0)
+        >>> slow = model.sample(2, seed=0, verbose=0, method="naive")
         >>> bool((fast == slow).all())
         True
         """
@@ -610,8 +621,13 @@ def cached_sample(model, n, seed=None, verbose=1):
 
     Example:
 
-    >>> model = models.PixelRNN((8, 8, 1), kind="diagonal_bilstm", num_layers=1)
-    >>> images = cached_sample(model, 4, seed=0, verbose=0)   # (4, 8, 8, 1)
+    >>> import numpy as np
+    >>> from keras_genmodels.models import PixelRNN
+    >>> from keras_genmodels.models.pixel_rnn import cached_sample
+    >>> model = PixelRNN((4, 4, 1), kind="diagonal_bilstm", hidden_units=4, num_layers=1)
+    >>> images = cached_sample(model, 2, seed=0, verbose=0)
+    >>> images.shape, bool(np.isin(images, [0.0, 1.0]).all())
+    ((2, 4, 4, 1), True)
 
     References:
         Ramachandran et al., "Fast Generation for Convolutional
@@ -644,9 +660,15 @@ def cached_params(model, x):
 
     Example:
 
-    >>> x = np.zeros((2, 8, 8, 1), "float32")
-    >>> np.allclose(cached_params(model, x), model(x), atol=1e-5)
-    True
+    >>> import numpy as np
+    >>> import keras
+    >>> from keras_genmodels.models import PixelRNN
+    >>> from keras_genmodels.models.pixel_rnn import cached_params
+    >>> model = PixelRNN((4, 4, 1), kind="row_lstm", hidden_units=4, num_layers=1)
+    >>> x = (np.random.rand(2, 4, 4, 1) < 0.5).astype("float32")
+    >>> params = cached_params(model, x)
+    >>> params.shape, bool(np.allclose(params, keras.ops.convert_to_numpy(model(x)), atol=1e-5))
+    ((2, 4, 4, 1), True)
     """
     x = np.asarray(x, "float32")
     if x.ndim != 4 or tuple(x.shape[1:]) != tuple(model.image_shape) or x.shape[0] < 1:

@@ -1,27 +1,20 @@
 """Variational autoencoder (Kingma & Welling, 2014): conditional, IWAE objective, IS likelihood."""
 
+import functools
 import math
 
 import keras
 import numpy as np
 from keras import ops
 
-from keras_genmodels import _backend
 from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels._api import register
+from keras_genmodels.layers import sampling as sampling_layer
 from keras_genmodels.layers.kl import standard_normal_kl
+from keras_genmodels.metrics import likelihood as likelihood_metrics
 from keras_genmodels.models import _common
 from keras_genmodels.models._trainer import SingleLossModel
 from keras_genmodels.presets import PresetMixin
-
-LOG_2PI = math.log(2.0 * math.pi)
-
-
-def _normal_log_prob(z, mean, log_var):
-    """log N(z; mean, diag exp(log_var)) summed over the last axis."""
-    return -0.5 * ops.sum(
-        LOG_2PI + log_var + ops.square(z - mean) * ops.exp(-log_var), axis=-1
-    )
 
 
 @register
@@ -95,18 +88,27 @@ class VAE(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.Model):
 
     Example:
 
+    >>> import numpy as np
+    >>> from keras_genmodels import models
+    >>> rng = np.random.default_rng(0)
+    >>> x_train = (rng.uniform(size=(64, 28, 28, 1)) < 0.5).astype("float32")  # binary images
+    >>> y_train = rng.integers(0, 10, size=(64,))                             # their digits
+    >>> x_valid = x_train[:8]
     >>> encoder, decoder = models.mlp_vae_networks((28, 28, 1), latent_dim=16)
     >>> vae = models.VAE(encoder, decoder, likelihood="bernoulli")
     >>> vae.compile(optimizer="adam")
-    >>> vae.fit(x_train, epochs=10, batch_size=100)
-    >>> vae.log_likelihood(x_valid, num_samples=100)   # (n,) nats
+    >>> history = vae.fit(x_train, epochs=1, batch_size=32, verbose=0)
+    >>> vae.log_likelihood(x_valid, num_samples=100).shape   # (n,) nats
+    (8,)
     >>> images = vae.sample(16, seed=0)
     >>> # IWAE objective with 5 samples, class-conditional on 10 digits:
     >>> enc, dec = models.mlp_vae_networks((28, 28, 1), 16, num_classes=10)
     >>> cvae = models.VAE(enc, dec, num_classes=10, num_samples=5)
     >>> cvae.compile(optimizer="adam")
-    >>> cvae.fit(x_train, y_train, epochs=10, batch_size=100)
+    >>> history = cvae.fit(x_train, y_train, epochs=1, batch_size=32, verbose=0)
     >>> sevens = cvae.sample(16, labels=7, seed=0)
+    >>> tuple(sevens.shape)
+    (16, 28, 28, 1)
 
     References:
         Kingma & Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
@@ -224,6 +226,10 @@ class VAE(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.Model):
                 model; unconditional models return None.
             n: int or None, the expected batch size (for a scalar label).
 
+        Returns:
+            A float32 tensor ``(batch, num_classes)``
+            (:func:`keras_genmodels.models._common.one_hot_labels`), or None.
+
         Raises:
             ValueError: missing labels, labels outside ``0..num_classes-1``,
                 non-integer class indices or a wrong shape.
@@ -236,35 +242,7 @@ class VAE(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.Model):
                 "fit on (x, labels) data, or pass labels= to sample / log_likelihood / "
                 "reconstruct / encode / decode."
             )
-        k = self.num_classes
-        if isinstance(labels, (int, np.integer)) and not isinstance(labels, bool):
-            if n is None:
-                raise ValueError("A single int label needs the number of examples n.")
-            labels = np.full((n,), labels, "int32")
-        labels = ops.convert_to_tensor(labels)
-        shape = tuple(labels.shape)
-        if len(shape) == 2 and shape[-1] == k and not (k == 1 and "int" in str(labels.dtype)):
-            y = ops.cast(labels, "float32")
-            _backend.check(ops.all(y >= 0), "One-hot / soft labels must be >= 0.")
-        elif len(shape) == 1 or (len(shape) == 2 and shape[-1] == 1):
-            labels = ops.reshape(labels, (-1,))
-            if not keras.backend.standardize_dtype(labels.dtype).startswith(("int", "uint")):
-                _backend.check(ops.all(labels == ops.round(labels)),
-                               "Class labels must be integers 0..num_classes-1.")
-            _backend.check(
-                ops.all((labels >= 0) & (labels < k)),
-                f"Class labels must be integers in [0, {k - 1}] (num_classes={k}); "
-                "a label is out of range.",
-            )
-            y = ops.one_hot(ops.cast(labels, "int32"), k)
-        else:
-            raise ValueError(
-                f"labels must be integers of shape (batch,) or one-hot (batch, {k}). "
-                f"Received: shape={shape}"
-            )
-        if n is not None and y.shape[0] is not None and y.shape[0] != n:
-            raise ValueError(f"Expected {n} labels. Received: shape={shape}")
-        return y
+        return _common.one_hot_labels(labels, self.num_classes, n=n)
 
     def _encoder_in(self, x, y):
         # Keras refuses a list mixing NumPy arrays and tensors.
@@ -289,11 +267,12 @@ class VAE(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.Model):
         return self.decoder(self._decoder_in(z, y), training=training)
 
     def reparameterize(self, z_mean, z_log_var, seed=None):
-        eps = keras.random.normal(
-            ops.shape(z_mean), dtype=z_mean.dtype,
-            seed=self.seed_generator if seed is None else seed,
-        )
-        return z_mean + ops.exp(0.5 * z_log_var) * eps
+        """A draw ``z_mean + exp(z_log_var / 2) * eps`` (:func:`keras_genmodels.layers.sampling.reparameterize`).
+
+        ``seed``: None uses the model's ``SeedGenerator``.
+        """
+        return sampling_layer.reparameterize(
+            z_mean, z_log_var, seed=self.seed_generator if seed is None else seed)
 
     def call(self, inputs, training=False):
         """The ELBO's ingredients at ``num_samples`` posterior draws (what ``compute_loss`` judges).
@@ -319,9 +298,8 @@ class VAE(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.Model):
             flat_z, y_rep = z, y
         else:
             # (k, batch, d) draws, flattened sample-major to (k * batch, d).
-            eps = keras.random.normal(
-                (k,) + tuple(ops.shape(z_mean)), dtype=z_mean.dtype, seed=self.seed_generator)
-            z = z_mean[None] + ops.exp(0.5 * z_log_var)[None] * eps
+            z = sampling_layer.reparameterize(z_mean, z_log_var, seed=self.seed_generator,
+                                              num_samples=k)
             flat_z = ops.reshape(z, (-1, z_mean.shape[-1]))
             y_rep = None if y is None else ops.tile(y, (k, 1))
         params = self.decoder(self._decoder_in(flat_z, y_rep), training=training)
@@ -414,8 +392,8 @@ class VAE(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.Model):
         k = z.shape[0]
         x_rep = ops.tile(x, (k,) + (1,) * (len(x.shape) - 1))
         log_px = ops.reshape(self.likelihood.log_prob(x_rep, out["params"]), (k, -1))
-        log_pz = _normal_log_prob(z, 0.0, ops.zeros_like(z))
-        log_qz = _normal_log_prob(z, z_mean[None], z_log_var[None])
+        log_pz = likelihoods_lib.normal_log_prob(z)
+        log_qz = likelihoods_lib.normal_log_prob(z, z_mean[None], z_log_var[None])
         log_w = log_px + ops.cast(self.beta, log_px.dtype) * (log_pz - log_qz)
         bound = ops.logsumexp(log_w, axis=0) - math.log(k)
         return bound, -ops.mean(log_px, axis=0), self._kl(out)
@@ -464,20 +442,24 @@ class VAE(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.Model):
 
         ``log p(x) ~= logsumexp_k [log p(x|z_k) + log p(z_k) - log q(z_k|x)] - log k``
         with ``z_k ~ q(z|x)``. Its expectation is a lower bound on ``log p(x)``
-        that tightens with ``k``; ``num_samples=1`` gives the ELBO.
+        that tightens with ``k``; ``num_samples=1`` gives the ELBO. The
+        numerics are those of
+        :func:`keras_genmodels.metrics.likelihood.importance_sampled_log_likelihood_batch`
+        (chunked draws, a float64 streaming log-sum-exp).
 
         Args:
             x: array of examples.
             num_samples: int k, importance samples per example.
             batch_size: examples per batch.
             chunk_size: importance samples decoded at once (memory bound);
-                default ``min(k, max(1, 10000 // batch_size))``.
-            seed: int or None.
+                default ``min(k, max(1, 10000 // b))`` for a batch of ``b``
+                examples.
+            seed: int or None (None: the model's ``SeedGenerator``).
             labels: conditional models (required): the labels of ``x``
                 (``log p(x | y)`` is estimated).
 
         Returns:
-            NumPy array ``(n,)`` of log-likelihood estimates in nats.
+            NumPy float64 array ``(n,)`` of log-likelihood estimates in nats.
         """
         _common.check_int("num_samples", num_samples)
         _common.check_int("batch_size", batch_size)
@@ -486,39 +468,23 @@ class VAE(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.Model):
             y_all = ops.convert_to_numpy(self.one_hot_labels(
                 labels if not isinstance(labels, (int, np.integer)) else
                 np.full((len(x),), labels, "int32"), n=len(x)))
-        chunk = chunk_size or min(num_samples, max(1, 10000 // batch_size))
         gen = keras.random.SeedGenerator(seed) if seed is not None else self.seed_generator
         out = []
         for start in range(0, len(x), batch_size):
             xb = self._prepare(x[start:start + batch_size])
             yb = y_all[start:start + batch_size] if self.conditional else None
-            out.append(self._log_likelihood_batch(xb, num_samples, chunk, gen, yb))
+            z_mean, z_log_var = self.encoder_stats(xb, yb)
+            out.append(likelihood_metrics.importance_sampled_log_likelihood_batch(
+                xb, z_mean, z_log_var, functools.partial(self._decoded_log_prob, y=yb),
+                num_samples=num_samples, chunk_size=chunk_size, seed=gen))
         return np.concatenate(out)
 
-    def _log_likelihood_batch(self, x, k, chunk, gen, y=None):
-        z_mean, z_log_var = self.encoder_stats(x, y)
-        b = ops.shape(z_mean)[0]
-        log_w = []
-        for start in range(0, k, chunk):
-            c = min(chunk, k - start)
-            # (c, b, d) draws, flattened to (c * b, d) for the decoder.
-            mean = ops.broadcast_to(z_mean[None], (c,) + tuple(z_mean.shape))
-            log_var = ops.broadcast_to(z_log_var[None], (c,) + tuple(z_log_var.shape))
-            eps = keras.random.normal(ops.shape(mean), seed=gen)
-            z = mean + ops.exp(0.5 * log_var) * eps
-            flat_z = ops.reshape(z, (c * b, -1))
-            y_rep = None if y is None else ops.tile(ops.convert_to_tensor(y), (c, 1))
-            params = self.decoder(self._decoder_in(flat_z, y_rep), training=False)
-            x_rep = ops.reshape(
-                ops.broadcast_to(x[None], (c,) + tuple(x.shape)), (c * b,) + tuple(x.shape[1:])
-            )
-            log_px = ops.reshape(self.likelihood.log_prob(x_rep, params), (c, b))
-            log_pz = _normal_log_prob(z, 0.0, ops.zeros_like(z))
-            log_qz = _normal_log_prob(z, mean, log_var)
-            log_w.append(log_px + log_pz - log_qz)
-        log_w = ops.concatenate(log_w, axis=0)
-        est = ops.logsumexp(log_w, axis=0) - math.log(k)
-        return ops.convert_to_numpy(est)
+    def _decoded_log_prob(self, x_rep, z, y=None):
+        """``log p(x | z)`` of draws ``z`` flattened sample-major; ``y``: one batch's one-hot labels."""
+        y_rep = None if y is None else ops.tile(ops.convert_to_tensor(y),
+                                                (z.shape[0] // y.shape[0], 1))
+        params = self.decoder(self._decoder_in(z, y_rep), training=False)
+        return self.likelihood.log_prob(x_rep, params)
 
     # --------------------------------------------------------------- config
     def get_config(self):

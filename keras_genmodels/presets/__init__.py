@@ -141,7 +141,9 @@ def _weight_float16(path):
 
 def _bare_copy(model):
     """A fresh, uncompiled model of the same config holding ``model``'s weights."""
-    copy = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    config = keras.saving.serialize_keras_object(model)
+    config.pop("compile_config", None)   # a preset holds no optimizer: compile it to train further
+    copy = keras.saving.deserialize_keras_object(config)
     if len(copy.weights) != len(model.weights):
         raise ValueError(
             f"{type(model).__name__} could not be rebuilt from its config with the same "

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from keras import ops
 
+from keras_genmodels.kernels import gated_activation
 from keras_genmodels.layers import GatedPixelCNNBlock
 from keras_genmodels.layers.gated import gate
 from tests._causality import allowed_inputs
@@ -140,10 +141,18 @@ def test_block_matches_numpy_reference(mask_type):
 @pytest.mark.all_backends
 def test_gate_keeps_colour_groups():
     x = np.random.normal(size=(2, 12)).astype("float32")
-    out = ops.convert_to_numpy(gate(x, 3))
+    out = ops.convert_to_numpy(gated_activation(x, 3))
     groups = x.reshape(2, 3, 2, 2)
     ref = (np.tanh(groups[:, :, 0]) * _np_sigmoid(groups[:, :, 1])).reshape(2, 6)
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.all_backends
+def test_gate_is_a_deprecated_alias_of_gated_activation():
+    x = np.random.normal(size=(2, 12)).astype("float32")
+    with pytest.warns(DeprecationWarning, match="gated_activation"):
+        out = ops.convert_to_numpy(gate(x, 3))
+    np.testing.assert_array_equal(out, ops.convert_to_numpy(gated_activation(x, 3)))
 
 
 @pytest.mark.all_backends
