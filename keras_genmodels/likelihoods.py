@@ -18,8 +18,8 @@ Use :func:`get` to resolve names (``"bernoulli"``, ``"gaussian"``, ...).
 Example:
 
 >>> import numpy as np
->>> from keras_genmodels import likelihoods
->>> lik = likelihoods.get("bernoulli")
+>>> import keras_genmodels
+>>> lik = keras_genmodels.likelihoods.get("bernoulli")
 >>> x = np.array([[0.0, 1.0]], "float32")
 >>> logits = np.array([[0.0, 0.0]], "float32")
 >>> round(float(lik.log_prob(x, logits)[0]), 4)  # 2 * log(0.5)
@@ -64,6 +64,7 @@ class Likelihood:
     ...     def mean(self, params):
     ...         return params
     ...     def sample(self, params, seed=None):
+    ...         params = ops.convert_to_tensor(params)
     ...         u = keras.random.uniform(ops.shape(params), -0.5, 0.5, seed=seed)
     ...         return params - ops.sign(u) * ops.log1p(-2.0 * ops.abs(u))
     >>> lik = Laplace()
@@ -324,8 +325,17 @@ def register_alias(name, cls):
     >>> register_alias("grey_bernoulli", GreyBernoulli)
     >>> get("grey_bernoulli")
     GreyBernoulli(validate_args=True, allow_continuous=True)
+    >>> get("Grey_Bernoulli")   # names are case-insensitive
+    GreyBernoulli(validate_args=True, allow_continuous=True)
+
+    Raises:
+        ValueError: ``name`` is not a string or ``cls`` is not a ``Likelihood`` subclass.
     """
-    _ALIASES[name] = cls
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"name must be a non-empty string. Received: name={name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, Likelihood)):
+        raise ValueError(f"cls must be a Likelihood subclass. Received: cls={cls!r}")
+    _ALIASES[name.lower()] = cls
 
 
 def get(identifier):
@@ -353,7 +363,7 @@ def get(identifier):
     >>> get("poisson")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown likelihood 'poisson'. Expected one of [...] or a keras_genmodels.likelihoods.Likelihood.
+    ValueError: Unknown likelihood 'poisson'. Expected one of [...] or a ...Likelihood.
     """
     if isinstance(identifier, Likelihood):
         return identifier

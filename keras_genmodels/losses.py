@@ -83,7 +83,8 @@ def minimax_discriminator_loss(real_logits, fake_logits):
     >>> from keras_genmodels.losses import minimax_discriminator_loss
     >>> real_logits = np.array([[1.0], [3.0]], "float32")
     >>> fake_logits = np.array([[-2.0], [0.0]], "float32")
-    >>> round(float(minimax_discriminator_loss(real_logits, fake_logits)), 4)   # (0.3133 + 0.0486) / 2 + (0.1269 + 0.6931) / 2
+    >>> # (softplus(-1) + softplus(-3)) / 2 + (softplus(-2) + softplus(0)) / 2
+    >>> round(float(minimax_discriminator_loss(real_logits, fake_logits)), 4)
     0.591
     """
     return ops.mean(ops.softplus(-_flat(real_logits))) + ops.mean(ops.softplus(_flat(fake_logits)))
@@ -173,7 +174,8 @@ def hinge_discriminator_loss(real_logits, fake_logits):
     >>> from keras_genmodels.losses import hinge_discriminator_loss
     >>> real_logits = np.array([[1.0], [3.0]], "float32")
     >>> fake_logits = np.array([[-2.0], [0.0]], "float32")
-    >>> round(float(hinge_discriminator_loss(real_logits, fake_logits)), 4)   # (0 + 0) / 2 + (0 + 1) / 2
+    >>> # (relu(1 - 1) + relu(1 - 3)) / 2 + (relu(1 - 2) + relu(1 + 0)) / 2
+    >>> round(float(hinge_discriminator_loss(real_logits, fake_logits)), 4)
     0.5
     """
     return ops.mean(ops.relu(1.0 - _flat(real_logits))) + ops.mean(ops.relu(1.0 + _flat(fake_logits)))
@@ -203,7 +205,8 @@ def least_squares_discriminator_loss(real_logits, fake_logits):
     >>> from keras_genmodels.losses import least_squares_discriminator_loss
     >>> real_logits = np.array([[1.0], [3.0]], "float32")
     >>> fake_logits = np.array([[-2.0], [0.0]], "float32")
-    >>> round(float(least_squares_discriminator_loss(real_logits, fake_logits)), 4)   # (0 + 4) / 4 + (4 + 0) / 4
+    >>> # ((1 - 1)^2 + (3 - 1)^2) / 4 + ((-2)^2 + 0^2) / 4
+    >>> round(float(least_squares_discriminator_loss(real_logits, fake_logits)), 4)
     2.0
     """
     return 0.5 * ops.mean(ops.square(_flat(real_logits) - 1.0)) + 0.5 * ops.mean(
@@ -413,7 +416,7 @@ def get(identifier):
     >>> get("vanilla")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown GAN loss name='vanilla'. Expected one of [...] or a keras_genmodels.losses.GANLoss instance.
+    ValueError: Unknown GAN loss name='vanilla'. Expected one of [...] or a ... instance.
     """
     if isinstance(identifier, GANLoss):
         return identifier

@@ -42,7 +42,7 @@ import numpy as np
 from keras import ops
 
 from keras_genmodels import _backend
-from keras_genmodels.layers.gated import gate
+from keras_genmodels.kernels import gated_activation
 
 
 # Both samplers make their random draws inside XLA (``jax.jit`` on JAX,
@@ -393,7 +393,7 @@ def _gated_row_start(model, weights, state, i, condition):
         to_horizontal.append(_dense(v_pre, w["v2h"]) + h_bias)
         if l + 1 < len(blocks):
             q = pads[l]
-            caches[l] = _write_row(caches[l], i, q, ops.pad(gate(v_pre, 1)[:, None],
+            caches[l] = _write_row(caches[l], i, q, ops.pad(gated_activation(v_pre, 1)[:, None],
                                                             ((0, 0), (0, 0), (q, 0), (0, 0))))
     return to_horizontal
 
@@ -411,7 +411,7 @@ def _gated_pixel(model, weights, loop, j, to_horizontal):
             rows[l - 1] = _put(rows[l - 1], j + q, h)
             window = _row_window(rows[l - 1], j, q + 1)
         h_pre = _dense(window, w["horizontal"]) + _column(to_horizontal[l], j)
-        out = _dense(gate(h_pre, block.color_groups), w["output"])
+        out = _dense(gated_activation(h_pre, block.color_groups), w["output"])
         h = out if block.mask_type == "A" else h + out
     return _output_params(weights, h), dict(loop, hidden_row=rows)
 

@@ -172,3 +172,16 @@ def test_get_by_name_and_errors():
     with pytest.raises(ValueError, match="Could not interpret"):
         likelihoods.get(3)
     assert "Gaussian(scale=0.5" in repr(likelihoods.Gaussian(scale=0.5))
+
+
+def test_register_alias_is_case_insensitive_and_checked():
+    from keras_genmodels import likelihoods
+
+    class Grey(likelihoods.Bernoulli):
+        pass
+
+    likelihoods.register_alias("Test_Grey_Alias", Grey)
+    assert isinstance(likelihoods.get("test_grey_alias"), Grey)
+    assert isinstance(likelihoods.get("TEST_GREY_ALIAS"), Grey)
+    with pytest.raises(ValueError, match="cls must be a Likelihood subclass"):
+        likelihoods.register_alias("x", int)

@@ -38,8 +38,14 @@ def degree_mask(input_degrees, output_degrees, strict=False):
     Example:
 
     >>> from keras_genmodels.layers import degree_mask
-    >>> degree_mask([1, 2, 3], [1, 2], strict=False)
-    array([[1., 1.], [0., 1.], [0., 0.]], dtype=float32)
+    >>> degree_mask([1, 2, 3], [1, 2], strict=False)   # (in, out): out >= in
+    array([[1., 1.],
+           [0., 1.],
+           [0., 0.]], dtype=float32)
+    >>> degree_mask([1, 2, 3], [1, 2], strict=True)    # out > in
+    array([[0., 1.],
+           [0., 0.],
+           [0., 0.]], dtype=float32)
     """
     din = _as_degrees(input_degrees, "input_degrees")
     dout = _as_degrees(output_degrees, "output_degrees")

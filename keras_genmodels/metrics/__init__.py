@@ -27,12 +27,13 @@ Divergences of the theory (:mod:`~keras_genmodels.metrics.divergences`;
 Example:
 
 >>> import numpy as np
->>> from keras_genmodels import metrics
+>>> import keras_genmodels
 >>> rng = np.random.default_rng(0)
 >>> real_features = rng.normal(size=(200, 4))
 >>> fake_features = rng.normal(size=(200, 4)) + 0.5
->>> fd = metrics.frechet_distance(real_features, fake_features)
->>> kid = metrics.kernel_distance(real_features, fake_features, subset_size=100, seed=0)
+>>> fd = keras_genmodels.metrics.frechet_distance(real_features, fake_features)
+>>> kid = keras_genmodels.metrics.kernel_distance(real_features, fake_features,
+...                                               subset_size=100, seed=0)
 >>> fd > 0.5, kid.mean > 0
 (True, True)
 """

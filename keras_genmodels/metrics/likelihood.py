@@ -187,10 +187,10 @@ def importance_sampled_log_likelihood(model, x, num_samples=100, batch_size=100,
     Example:
 
     >>> import numpy as np
-    >>> from keras_genmodels import models
     >>> from keras_genmodels.metrics import importance_sampled_log_likelihood
-    >>> encoder, decoder = models.mlp_vae_networks((6,), latent_dim=2, hidden_units=(8,))
-    >>> vae = models.VAE(encoder, decoder, likelihood="bernoulli", seed=0)
+    >>> from keras_genmodels.models import VAE, mlp_vae_networks
+    >>> encoder, decoder = mlp_vae_networks((6,), latent_dim=2, hidden_units=(8,))
+    >>> vae = VAE(encoder, decoder, likelihood="bernoulli", seed=0)
     >>> x = (np.random.default_rng(0).uniform(size=(5, 6)) < 0.5).astype("float32")
     >>> ll = importance_sampled_log_likelihood(vae, x, num_samples=10, seed=0)
     >>> ll.shape, ll.dtype, bool(np.all(ll < 0))   # log-masses of binary data

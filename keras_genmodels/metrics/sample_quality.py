@@ -220,7 +220,7 @@ def frechet_distance_from_images(real, fake, feature_extractor, batch_size=50):
 # Kernel (MMD) distance, KID
 # =====================================================================
 KernelDistance = collections.namedtuple("KernelDistance", ["mean", "std"])
-KernelDistance.__doc__ = """What :func:`kernel_distance` returns: the mean and std of the subset MMD^2 estimates.
+KernelDistance.__doc__ = """What :func:`kernel_distance` returns: mean and std of the subset MMD^2.
 
 A named tuple of two Python floats, ``mean`` (the KID) and ``std`` (its
 spread over the random subsets).

@@ -149,7 +149,7 @@ class AAE(AdversarialModel):
 
     >>> import keras
     >>> import numpy as np
-    >>> from keras_genmodels import models
+    >>> from keras_genmodels.models import AAE
     >>> rng = np.random.default_rng(0)
     >>> x_train = (rng.uniform(size=(64, 6)) < 0.5).astype("float32")
     >>> x_test = x_train[:4]
@@ -159,8 +159,8 @@ class AAE(AdversarialModel):
     ...         + [keras.layers.Dense(units[-1])])
     >>> encoder, decoder, discriminator = mlp(6, 8, 2), mlp(2, 8, 6), mlp(2, 8, 1)
     >>> means = [[-2.0, 0.0], [2.0, 0.0]]   # a two-component mixture prior on the codes
-    >>> aae = models.AAE(encoder, decoder, discriminator, latent_dim=2,
-    ...                  prior={"type": "gaussian_mixture", "means": means, "stddev": 0.3})
+    >>> aae = AAE(encoder, decoder, discriminator, latent_dim=2,
+    ...           prior={"type": "gaussian_mixture", "means": means, "stddev": 0.3})
     >>> aae.compile(r_optimizer="adam", d_optimizer="adam", g_optimizer="adam")
     >>> history = aae.fit(x_train, batch_size=32, epochs=1, verbose=0)
     >>> codes = aae.encode(x_test); images = aae.sample(16, seed=0)

@@ -318,11 +318,16 @@ class DensityModel(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.M
 
         Example:
 
+        >>> import keras
         >>> from keras_genmodels.models import MarkovAR
         >>> model = MarkovAR(4, order=1, seed=0)
         >>> model.sample_seed_generator() is model.seed_generator
         True
-        >>> gen = model.sample_seed_generator(7)
+        >>> isinstance(model.sample_seed_generator(7), keras.random.SeedGenerator)
+        True
+        >>> a, b = model.sample(3, seed=7, verbose=0), model.sample(3, seed=7, verbose=0)
+        >>> bool((a == b).all())   # the same int seed, the same samples
+        True
         """
         if seed is None:
             return self.seed_generator

@@ -129,8 +129,8 @@ class PixelCNN(DensityModel):
     >>> import keras
     >>> from keras_genmodels.models import PixelCNN
     >>> rng = np.random.default_rng(0)
-    >>> x_train = (rng.uniform(size=(16, 6, 6, 1)) < 0.5).astype("float32")   # x in {0, 1}
-    >>> model = PixelCNN((6, 6, 1), filters=8, num_layers=1, kernel_size=3,
+    >>> x_train = (rng.uniform(size=(16, 4, 4, 1)) < 0.5).astype("float32")   # x in {0, 1}
+    >>> model = PixelCNN((4, 4, 1), filters=8, num_layers=1, kernel_size=3,
     ...                  likelihood="bernoulli", seed=0)
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
     >>> history = model.fit(x_train, epochs=1, batch_size=8, verbose=0)
@@ -140,7 +140,7 @@ class PixelCNN(DensityModel):
     (3,)
     >>> images = model.sample(2, seed=0, verbose=0)
     >>> images.shape
-    (2, 6, 6, 1)
+    (2, 4, 4, 1)
     >>> # 8-bit RGB images with the PixelCNN++ likelihood: 10 * 5 parameters per pixel.
     >>> rgb = PixelCNN((8, 8, 3), filters=16, num_layers=1, likelihood="logistic_mixture")
     >>> tuple(rgb(np.zeros((1, 8, 8, 3), "float32")).shape)
@@ -396,9 +396,9 @@ class GatedPixelCNN(PixelCNN):
     >>> import numpy as np
     >>> from keras_genmodels.models import GatedPixelCNN
     >>> rng = np.random.default_rng(0)
-    >>> x = (rng.uniform(size=(16, 6, 6, 1)) < 0.5).astype("float32")   # binary images
+    >>> x = (rng.uniform(size=(16, 4, 4, 1)) < 0.5).astype("float32")   # binary images
     >>> y = rng.integers(0, 10, size=(16,))                             # their classes
-    >>> model = GatedPixelCNN((6, 6, 1), filters=8, num_layers=1, kernel_size=3,
+    >>> model = GatedPixelCNN((4, 4, 1), filters=8, num_layers=1, kernel_size=3,
     ...                       num_classes=10, seed=0)
     >>> model.compile(optimizer="adam")
     >>> history = model.fit(x, y, epochs=1, batch_size=8, verbose=0)
@@ -406,7 +406,7 @@ class GatedPixelCNN(PixelCNN):
     (2,)
     >>> sevens = model.sample(4, labels=[7] * 4, seed=0, verbose=0)
     >>> sevens.shape
-    (4, 6, 6, 1)
+    (4, 4, 4, 1)
 
     References:
         van den Oord, Kalchbrenner, Vinyals, Espeholt, Graves & Kavukcuoglu,

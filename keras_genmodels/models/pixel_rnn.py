@@ -83,8 +83,8 @@ class PixelRNN(DensityModel):
     >>> import keras
     >>> from keras_genmodels.models import PixelRNN
     >>> rng = np.random.default_rng(0)
-    >>> x_train = (rng.uniform(size=(16, 6, 6, 1)) < 0.5).astype("float32")  # binary images
-    >>> model = PixelRNN((6, 6, 1), kind="diagonal_bilstm", hidden_units=4, num_layers=1)
+    >>> x_train = (rng.uniform(size=(16, 4, 4, 1)) < 0.5).astype("float32")  # binary images
+    >>> model = PixelRNN((4, 4, 1), kind="diagonal_bilstm", hidden_units=4, num_layers=1)
     >>> model.compile(optimizer=keras.optimizers.Adam(1e-3))
     >>> history = model.fit(x_train, batch_size=8, epochs=1, verbose=0)
     >>> sorted(history.history)
@@ -93,7 +93,7 @@ class PixelRNN(DensityModel):
     (3,)
     >>> images = model.sample(2, seed=0, verbose=0)
     >>> images.shape
-    (2, 6, 6, 1)
+    (2, 4, 4, 1)
 
     References:
         van den Oord, Kalchbrenner & Kavukcuoglu, "Pixel Recurrent Neural

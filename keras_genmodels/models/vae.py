@@ -89,21 +89,25 @@ class VAE(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.Model):
     Example:
 
     >>> import numpy as np
-    >>> from keras_genmodels import models
+    >>> from keras_genmodels.models import VAE, mlp_vae_networks
     >>> rng = np.random.default_rng(0)
     >>> x_train = (rng.uniform(size=(64, 28, 28, 1)) < 0.5).astype("float32")  # binary images
     >>> y_train = rng.integers(0, 10, size=(64,))                             # their digits
     >>> x_valid = x_train[:8]
-    >>> encoder, decoder = models.mlp_vae_networks((28, 28, 1), latent_dim=16)
-    >>> vae = models.VAE(encoder, decoder, likelihood="bernoulli")
+    >>> encoder, decoder = mlp_vae_networks((28, 28, 1), latent_dim=16)
+    >>> vae = VAE(encoder, decoder, likelihood="bernoulli")
     >>> vae.compile(optimizer="adam")
     >>> history = vae.fit(x_train, epochs=1, batch_size=32, verbose=0)
+    >>> sorted(history.history)
+    ['kl_loss', 'loss', 'reconstruction_loss']
     >>> vae.log_likelihood(x_valid, num_samples=100).shape   # (n,) nats
     (8,)
     >>> images = vae.sample(16, seed=0)
+    >>> tuple(images.shape)
+    (16, 28, 28, 1)
     >>> # IWAE objective with 5 samples, class-conditional on 10 digits:
-    >>> enc, dec = models.mlp_vae_networks((28, 28, 1), 16, num_classes=10)
-    >>> cvae = models.VAE(enc, dec, num_classes=10, num_samples=5)
+    >>> enc, dec = mlp_vae_networks((28, 28, 1), 16, num_classes=10)
+    >>> cvae = VAE(enc, dec, num_classes=10, num_samples=5)
     >>> cvae.compile(optimizer="adam")
     >>> history = cvae.fit(x_train, y_train, epochs=1, batch_size=32, verbose=0)
     >>> sevens = cvae.sample(16, labels=7, seed=0)

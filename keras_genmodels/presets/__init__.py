@@ -32,6 +32,7 @@ True
 
 import datetime
 import hashlib
+import inspect
 import json
 import os
 
@@ -51,7 +52,23 @@ __all__ = ["PresetMixin", "check_log_probs", "list_presets", "load_preset", "sam
 
 
 def sha256_of(path):
-    """Hex sha256 of the file at ``path``."""
+    """Hex sha256 of the file at ``path``.
+
+    Args:
+        path: str, a file.
+
+    Returns:
+        str, 64 hex digits.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> from keras_genmodels.presets import sha256_of
+    >>> path = os.path.join(tempfile.mkdtemp(), "empty")
+    >>> open(path, "wb").close()
+    >>> sha256_of(path)[:16]
+    'e3b0c44298fc1c14'
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -104,6 +121,13 @@ def check_log_probs(model):
 
     Returns:
         NumPy ``float64`` array ``(8,)``.
+
+    Example:
+
+    >>> from keras_genmodels.models import MarkovAR
+    >>> from keras_genmodels.presets import check_log_probs
+    >>> check_log_probs(MarkovAR((28, 28, 1), order=0, seed=0)).shape   # untrained: log(1/2) per pixel
+    (8,)
     """
     from keras_genmodels.datasets import load_binarized_mnist_small
 
@@ -169,6 +193,16 @@ def save_to_preset(model, directory, metadata=None, dtype=None):
 
     Raises:
         ValueError: the model is not built, or ``dtype`` is not None/"float16".
+
+    Example:
+
+    >>> import os, tempfile
+    >>> from keras_genmodels.models import MADE
+    >>> from keras_genmodels.presets import save_to_preset
+    >>> directory = tempfile.mkdtemp()
+    >>> meta = save_to_preset(MADE(4, hidden_units=(8,), seed=0), directory, dtype="float16")
+    >>> sorted(os.listdir(directory)), meta["weights_dtype"]
+    (['config.json', 'metadata.json', 'model.weights.h5'], 'float16')
     """
     if dtype not in (None, "float16"):
         raise ValueError(f"dtype must be None or 'float16'. Received: dtype={dtype!r}")
@@ -204,7 +238,28 @@ def save_to_preset(model, directory, metadata=None, dtype=None):
 def resolve_preset(name_or_directory, known, listed=None):
     """The directory of a preset given by name (one of ``known``) or by path.
 
-    ``listed``: the names the error message offers (default ``known``).
+    Args:
+        name_or_directory: str, a preset name or a directory.
+        known: the names that are shipped (``list_presets()``).
+        listed: the names the error message offers (default ``known``).
+
+    Returns:
+        str, the preset's directory.
+
+    Raises:
+        ValueError: neither a known name nor a directory; lists the known presets.
+
+    Example:
+
+    >>> import tempfile
+    >>> from keras_genmodels.presets import resolve_preset
+    >>> directory = tempfile.mkdtemp()
+    >>> resolve_preset(directory, {}) == directory
+    True
+    >>> resolve_preset("no_such_preset", {"nade_binarized_mnist": {}})
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown preset 'no_such_preset': not a directory and not one of the known presets ['nade_binarized_mnist']
     """
     if isinstance(name_or_directory, str) and name_or_directory in known:
         return os.path.join(PRESET_ROOT, name_or_directory)
@@ -228,6 +283,16 @@ def load_preset(directory, cls=None):
     Raises:
         ValueError: missing files, weights whose sha256 differs from the
             metadata's, or a model of another class than ``cls``.
+
+    Example:
+
+    >>> import tempfile
+    >>> from keras_genmodels.models import NADE
+    >>> from keras_genmodels.presets import load_preset, save_to_preset
+    >>> directory = tempfile.mkdtemp()
+    >>> _ = save_to_preset(NADE(4, hidden_units=3, seed=0), directory)
+    >>> type(load_preset(directory, NADE)).__name__
+    'NADE'
     """
     paths = {name: os.path.join(directory, name)
              for name in (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE)}
@@ -261,7 +326,24 @@ class _Presets:
 
 
 class PresetMixin:
-    """``presets``, ``from_preset`` and ``save_to_preset`` for a model class."""
+    """``presets``, ``from_preset`` and ``save_to_preset`` for a model class.
+
+    Every model of the package has it (``DensityModel``, ``VAE``,
+    ``Autoencoder``, ``AdversarialModel``); ``presets`` lists the shipped
+    presets of exactly that class.
+
+    Example:
+
+    >>> import tempfile
+    >>> from keras_genmodels.models import GatedPixelCNN, PixelCNN
+    >>> model = GatedPixelCNN((4, 4, 1), filters=4, num_layers=1, kernel_size=3, seed=0)
+    >>> directory = tempfile.mkdtemp()
+    >>> _ = model.save_to_preset(directory)
+    >>> type(PixelCNN.from_preset(directory)).__name__   # a base class loads its subclass
+    'GatedPixelCNN'
+    >>> isinstance(GatedPixelCNN.presets, dict)
+    True
+    """
 
     presets = _Presets()
 
@@ -312,6 +394,19 @@ def sample_preset(cls, preset, path, num_samples=16, seed=0):
     Returns:
         dict: ``preset``, ``path``, ``load_seconds``, ``sample_seconds`` and the
         preset's ``valid_nll`` / ``nll_estimator`` when its metadata has them.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> from keras_genmodels.models import MarkovAR
+    >>> from keras_genmodels.presets import sample_preset
+    >>> directory = tempfile.mkdtemp()
+    >>> _ = MarkovAR((4, 4, 1), order=1, seed=0).save_to_preset(directory)
+    >>> out = sample_preset(MarkovAR, directory, os.path.join(directory, "grid.png"),
+    ...                     num_samples=4)   # doctest: +ELLIPSIS
+    /...: 4 samples in ... s -> .../grid.png
+    >>> os.path.isfile(out["path"])
+    True
     """
     import time
 
@@ -320,7 +415,8 @@ def sample_preset(cls, preset, path, num_samples=16, seed=0):
     t0 = time.time()
     model = cls.from_preset(preset)
     t1 = time.time()
-    samples = np.asarray(keras.ops.convert_to_numpy(model.sample(num_samples, seed=seed)))
+    quiet = {"verbose": 0} if "verbose" in inspect.signature(model.sample).parameters else {}
+    samples = np.asarray(keras.ops.convert_to_numpy(model.sample(num_samples, seed=seed, **quiet)))
     t2 = time.time()
     side = int(round(np.sqrt(samples[0].size)))
     save_image_grid(samples.reshape(num_samples, side, side, 1), path,
