@@ -304,6 +304,7 @@ def main(argv=None):
     model.compile(optimizer=keras.optimizers.Adam(recipe.get("lr", 1e-3)))
 
     init_from = args.init_from or recipe.get("init_from")
+    started_from = None
     if init_from and not os.path.exists(os.path.join(run_dir, "backup")):
         source_weights = os.path.join(os.path.dirname(os.path.abspath(run_dir)), init_from,
                                       "best.weights.h5")
@@ -314,8 +315,11 @@ def main(argv=None):
             for target, value in zip(model.trainable_weights, donor.trainable_weights):
                 target.assign(value)
             print(f"started from {source_weights}")
+            started_from = f"the {init_from} run's best weights ({source_weights})"
 
     state = RunState(run_dir, recipe["patience"], args.hours, recipe.get("schedule"))
+    if started_from:
+        state.state["started_from"] = started_from
     epochs = args.epochs or recipe["epochs"]
     if not args.export_only:
         import tensorflow as tf
@@ -377,6 +381,8 @@ def export(model, recipe, args, state, valid, run_dir, source):
         "data": os.path.basename(source),
         "backend": keras.backend.backend(),
     }
+    if state.state.get("started_from"):
+        meta["started_from"] = state.state["started_from"]
     # float16 storage when it moves the NLL by less than 0.05 nats: a paired comparison
     # (same images, same seed); for the importance-sampled NLL on valid[::10] with k <= 100.
     x_check, k_check = (x_eval, k) if not k else (valid[::10], min(k, 100))

@@ -58,11 +58,16 @@ def test_wheel_contents(wheel):
                      "keras_genmodels/datasets.py", "keras_genmodels/callbacks.py"):
         assert required in names, required
     # every module of the package and of ./kernels (installed as keras_genmodels.kernels)
-    expected = _source_files("keras_genmodels", "keras_genmodels/", (".py", ".npz"))
+    expected = _source_files("keras_genmodels", "keras_genmodels/", (".py", ".npz", ".json", ".h5"))
     expected |= _source_files("kernels", "keras_genmodels/kernels/")
     missing = sorted(expected - names)
     assert not missing, f"files missing from the wheel: {missing}"
     assert not any(n.startswith(("tests/", "bench/", "examples/")) for n in names)
+    # The shipped presets (config, weights, metadata) stay within 25 MB.
+    info = zipfile.ZipFile(wheel).infolist()
+    preset_bytes = sum(i.file_size for i in info if i.filename.startswith("keras_genmodels/presets/")
+                       and not i.filename.endswith(".py"))
+    assert preset_bytes <= 25 * 2 ** 20, preset_bytes
     metadata = [n for n in names if n.endswith(".dist-info/METADATA")]
     text = zipfile.ZipFile(wheel).read(metadata[0]).decode()
     assert "Name: keras-genmodels" in text and "Requires-Dist: keras" in text
@@ -77,6 +82,9 @@ def test_installed_wheel_loads_packaged_data(wheel, tmp_path):
         "assert keras_genmodels.__file__.startswith(sys.argv[1]), keras_genmodels.__file__\n"
         "from keras_genmodels import datasets, kernels\n"
         "x = datasets.load_binarized_mnist_small('valid')\n"
+        "from keras_genmodels import models, presets\n"
+        "for name, meta in presets.list_presets().items():\n"
+        "    getattr(models, meta['class_name']).from_preset(name)\n"
         "print(json.dumps([list(x.shape), str(x.dtype), int(x.sum())]))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(target), KERAS_BACKEND="tensorflow",
