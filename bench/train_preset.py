@@ -315,7 +315,7 @@ def main(argv=None):
             for target, value in zip(model.trainable_weights, donor.trainable_weights):
                 target.assign(value)
             print(f"started from {source_weights}")
-            started_from = f"the {init_from} run's best weights ({source_weights})"
+            started_from = f"the {init_from} run's best weights (bench/runs/{init_from})"
 
     state = RunState(run_dir, recipe["patience"], args.hours, recipe.get("schedule"))
     if started_from:
