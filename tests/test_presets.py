@@ -18,6 +18,9 @@ from tests.models.test_backends import CASES
 
 pytestmark = pytest.mark.all_backends
 
+# Continued training and .keras saving after from_preset, for one model of each family (the
+# .keras round trip of every class is tested in tests/models/test_backends.py).
+FIT_FURTHER = ("gan", "aae", "vae", "made", "pixel_cnn")
 CLASS_CASES = ["gan", "aae", "vae", "iwae", "autoencoder", "nade", "made", "markov",
                "pixel_cnn", "gated_pixel_cnn", "row_lstm", "diagonal_bilstm"]
 
@@ -56,7 +59,7 @@ def _same_weights(a, b, atol=0.0):
 
 
 @pytest.mark.parametrize("name", CLASS_CASES)
-def test_round_trip_then_fit_and_save(name, tmp_path):
+def test_preset_round_trip(name, tmp_path):
     model, x, y = _trained(name)
     meta = model.save_to_preset(str(tmp_path / "p"), metadata={"description": "tiny"})
     assert meta["class_name"] == type(model).__name__
@@ -75,6 +78,8 @@ def test_round_trip_then_fit_and_save(name, tmp_path):
     _same_weights(model, restored)
     if hasattr(model, "log_prob"):
         np.testing.assert_allclose(restored.log_prob(x), model.log_prob(x), rtol=1e-6)
+    if name not in FIT_FURTHER:
+        return
     # A preset model trains further and saves like any other.
     _compile(restored)
     before = [keras.ops.convert_to_numpy(w).copy() for w in restored.trainable_weights]
