@@ -4,6 +4,7 @@ from keras_genmodels import likelihoods  # noqa: F401  (registers likelihoods)
 from keras_genmodels import layers
 from keras_genmodels import losses
 from keras_genmodels import models
+from keras_genmodels import samplers
 from keras_genmodels import metrics
 from keras_genmodels import callbacks
 from keras_genmodels import datasets

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from keras_genmodels import models
-from keras_genmodels import sampling
+from keras_genmodels import samplers
 
 CASES = {
     # Plain PixelCNN: mask-A kernel 3 / 5, hidden kernels 3 / 1, 0-2 blocks.
@@ -60,7 +60,7 @@ def test_cached_recursion_equals_forward_pass_and_samples_equal_naive(case):
     x = _data(model, np.random.default_rng(1))
     condition = None if labels is None else model._condition_from(np.array(labels))
     full = model(x) if condition is None else model(x, condition=condition)
-    cached = sampling.cached_params(model, x, condition)
+    cached = samplers.cached_params(model, x, condition)
     full = np.asarray(full)
     assert cached.shape == full.shape
     np.testing.assert_allclose(cached, full, rtol=1e-5, atol=1e-5 * np.abs(full).max())
@@ -103,20 +103,20 @@ def test_new_weights_are_used_after_compiling():
 
 
 def test_cache_size_does_not_depend_on_progress():
-    # Every buffer is allocated once with a fixed shape; generating a row
-    # returns buffers of exactly the same shapes.
+    # Every buffer is allocated once with a fixed shape: after the whole
+    # image the caches have exactly the shapes they started with, and the
+    # compiled loop is built once per (n, teacher forcing) and reused.
     model, _ = _model("plain_categorical_rgb")
-    state = sampling._init_state(model, 2)
-    fn = sampling._rows_function(sampling._row_function(model, 2, False))
-    weights = sampling._weights(model)
-    base = sampling._base_seed(model, 0)
-    shapes = [tuple(t.shape) for t in _flatten(state)]
-    for i in range(model.image_shape[0]):
-        state = fn(weights, state, np.int32(i), np.int32(i + 1), base, None)
-        assert [tuple(t.shape) for t in _flatten(state)] == shapes
+    start = [tuple(t.shape) for t in _flatten(model.build_cache(2))]
+    state = samplers.run_rows(model, 2, seed=0)
+    assert [tuple(t.shape) for t in _flatten(state["cache"])] == start
     height, width, channels = model.image_shape
     pad = model.kernel_size // 2
-    assert tuple(state["x"].shape) == (2, height + pad, width + 2 * pad, channels)
+    assert tuple(state["cache"]["x"].shape) == (2, height + pad, width + 2 * pad, channels)
+    functions = len(model.sampler_functions)
+    model.sample(2, seed=1, verbose=0, method="cached")
+    model.sample(2, seed=2, verbose=1, method="cached")
+    assert len(model.sampler_functions) == functions
 
 
 def _flatten(state):

@@ -256,6 +256,87 @@ class GatedPixelCNNBlock(keras_layers.Layer):
             h_out = h + h_out
         return [v_out, h_out]
 
+    # ------------------------------------------------------ incremental step
+    # Generation one pixel at a time: the vertical stack of row i only sees
+    # rows < i (mask A) or <= i of the stack below, so it is computed for the
+    # whole row at its start (``vertical_row``); the horizontal stack is
+    # computed at each new pixel (``horizontal_pixel``).
+    def cached_weights(self):
+        """The block's weights as float32 tensors for :meth:`vertical_row` / :meth:`horizontal_pixel`.
+
+        Example:
+
+        >>> from keras_genmodels.layers import GatedPixelCNNBlock
+        >>> block = GatedPixelCNNBlock(4, kernel_size=3, mask_type="A")
+        >>> block.build([(None, 5, 5, 1), (None, 5, 5, 1)])
+        >>> sorted(block.cached_weights())
+        ['horizontal', 'output', 'v2h', 'vertical']
+        """
+        def tensor(v):
+            return ops.convert_to_tensor(v, "float32")
+
+        weights = {
+            "vertical": (tensor(self.vertical_conv.kernel), tensor(self.vertical_conv.bias)),
+            "v2h": (ops.reshape(tensor(self.vertical_to_horizontal.kernel), (-1, 2 * self.filters)),
+                    tensor(self.vertical_to_horizontal.bias)),
+            "horizontal": self.horizontal_conv.cached_kernels(),
+            "output": self.horizontal_output.cached_kernels(),
+        }
+        if self.condition_dim is not None:
+            weights["v_cond"] = tensor(self.vertical_condition.kernel)
+            weights["h_cond"] = tensor(self.horizontal_condition.kernel)
+        return weights
+
+    def vertical_row(self, strip, weights, i, condition=None):
+        """The vertical stack of output row ``i`` and its input to the horizontal gates.
+
+        Args:
+            strip: the ``vertical_rows`` rows of the vertical input ending
+                above row ``i`` (mask A) or at row ``i`` (mask B), zero-padded
+                by ``kernel_size // 2`` columns on each side:
+                ``(n, vertical_rows, W + kernel_size - 1, C)``.
+            weights: :meth:`cached_weights`.
+            i: scalar int tensor, the row (row 0 of a mask-A block sees nothing).
+            condition: one-hot labels ``(n, condition_dim)`` or None.
+
+        Returns:
+            ``(to_horizontal, v_out)``: ``(n, W, 2 filters)``, what the
+            vertical stack adds to the horizontal gates of row ``i`` (with
+            the conditioning bias), and ``(n, W, filters)``, the block's
+            vertical output row.
+        """
+        kernel, bias = weights["vertical"]
+        v_pre = ops.conv(strip, kernel, padding="valid")[:, 0] + bias
+        if self.mask_type == "A":
+            v_pre = v_pre * ops.cast(i > 0, v_pre.dtype)
+        h_bias = 0.0
+        if condition is not None:
+            v_pre = v_pre + ops.matmul(condition, weights["v_cond"])[:, None, :]
+            h_bias = ops.matmul(condition, weights["h_cond"])[:, None, :]
+        matrix, v2h_bias = weights["v2h"]
+        to_horizontal = ops.matmul(v_pre, matrix) + v2h_bias + h_bias
+        return to_horizontal, gated_activation(v_pre, 1)
+
+    def horizontal_pixel(self, window, to_horizontal, h, weights):
+        """The block's horizontal output at one pixel.
+
+        Args:
+            window: ``(n, (kernel_size // 2 + 1) * C)``, the horizontal input
+                at the taps ``j - kernel_size // 2 .. j``, flattened.
+            to_horizontal: ``(n, 2 filters)``, the pixel's column of
+                :meth:`vertical_row`'s first output.
+            h: ``(n, filters)``, the horizontal input at the pixel (the
+                residual of a mask-B block; unused for mask A).
+            weights: :meth:`cached_weights`.
+
+        Returns:
+            ``(n, filters)``.
+        """
+        h_pre = self.horizontal_conv.at_pixel(window, weights["horizontal"]) + to_horizontal
+        out = self.horizontal_output.at_pixel(gated_activation(h_pre, self.color_groups),
+                                              weights["output"])
+        return out if self.mask_type == "A" else h + out
+
     def compute_output_shape(self, input_shape):
         v_shape, _ = self._check_inputs(input_shape)
         out = tuple(v_shape[:3]) + (self.filters,)

@@ -181,6 +181,85 @@ class MaskedConv2D(keras_layers.Conv2D):
             compile=compile,
         )
 
+    # ------------------------------------------------------ incremental step
+    # Generation one pixel at a time (the cached samplers): the output at
+    # pixel (i, j) is the rows of the kernel above the centre applied to
+    # finished rows (computed once per row, ``rows_above``) plus the centre
+    # row's taps left of j and the centre (colour-masked) applied to the
+    # current row (``at_pixel``). Masked-out taps are never multiplied.
+    def cached_kernels(self):
+        """The masked kernel split for one-pixel-at-a-time evaluation.
+
+        Returns:
+            dict of float32 tensors: ``above``, the kernel rows above the
+            centre ``(kh // 2, kw, in, out)`` (None for a ``1 x kw``
+            kernel); ``row``, the centre-row taps ``0 .. kw // 2`` (mask
+            applied) as a ``((kw // 2 + 1) * in, out)`` matrix (for a 1x1
+            kernel: the kernel as an ``(in, out)`` matrix); ``bias``
+            ``(out,)`` (zeros without a bias).
+
+        Example:
+
+        >>> from keras_genmodels.layers import MaskedConv2D
+        >>> conv = MaskedConv2D(4, 3, mask_type="A")
+        >>> conv.build((None, 5, 5, 2))
+        >>> k = conv.cached_kernels()
+        >>> tuple(k["above"].shape), tuple(k["row"].shape), tuple(k["bias"].shape)
+        ((1, 3, 2, 4), (4, 4), (4,))
+        """
+        if self.dilation_rate not in ((1, 1), [1, 1], 1):
+            raise ValueError("The incremental step supports dilation_rate=1 only.")
+        kernel = ops.convert_to_tensor(self.kernel, "float32") * ops.convert_to_tensor(
+            self.mask, "float32")
+        q, c = kernel.shape[0] // 2, kernel.shape[1] // 2
+        bias = (ops.convert_to_tensor(self.bias, "float32") if self.use_bias
+                else ops.zeros((self.filters,), "float32"))
+        return {"above": kernel[:q] if q else None,
+                "row": ops.reshape(kernel[q, :c + 1], (-1, kernel.shape[-1])),
+                "bias": bias}
+
+    def rows_above(self, strip, kernels):
+        """The contribution of the finished rows to a whole output row, plus the bias.
+
+        Args:
+            strip: the ``kh // 2`` input rows above the output row, zero-padded
+                by ``kw // 2`` columns on each side: ``(n, kh // 2, W + kw - 1, in)``.
+            kernels: :meth:`cached_kernels` (``above`` not None).
+
+        Returns:
+            ``(n, W, out)``, before the activation.
+        """
+        return kernels["bias"] + ops.conv(strip, kernels["above"], padding="valid")[:, 0]
+
+    def at_pixel(self, window, kernels, above=None):
+        """The layer's output at one pixel from its centre-row window (and the rows above).
+
+        Args:
+            window: ``(n, (kw // 2 + 1) * in)``, the input at the centre-row
+                taps ``j - kw // 2 .. j`` (zeros left of the image), flattened.
+            kernels: :meth:`cached_kernels`.
+            above: ``(n, out)``, the pixel's column of :meth:`rows_above`, or
+                None (a ``1 x kw`` kernel: the bias alone).
+
+        Returns:
+            ``(n, out)``: the layer's output at the pixel (activation applied).
+
+        Example:
+
+        >>> import numpy as np
+        >>> import keras
+        >>> from keras_genmodels.layers import MaskedConv2D
+        >>> conv = MaskedConv2D(3, 1, mask_type="B")
+        >>> x = np.random.rand(2, 4, 4, 6).astype("float32")
+        >>> full = keras.ops.convert_to_numpy(conv(x))
+        >>> at = conv.at_pixel(keras.ops.convert_to_tensor(x[:, 1, 2]), conv.cached_kernels())
+        >>> bool(np.allclose(keras.ops.convert_to_numpy(at), full[:, 1, 2], atol=1e-5))
+        True
+        """
+        h = ops.matmul(window, kernels["row"])
+        h = h + (kernels["bias"] if above is None else above)
+        return self.activation(h)
+
     def get_config(self):
         config = super().get_config()
         for key in ("strides", "padding", "data_format", "groups"):

@@ -216,8 +216,25 @@ class _PixelLSTMBase(keras.layers.Layer):
         z = ops.reshape(z, lead + (g, 4, self.units // g))
         return [ops.reshape(z[..., k, :], lead + (self.units,)) for k in range(4)]
 
-    def _cell(self, z, c):
-        """One LSTM update from pre-activations ``z`` and the previous cell ``c``."""
+    def cell(self, z, c):
+        """One LSTM update from pre-activations ``z`` and the previous cell ``c``.
+
+        Args:
+            z: ``(..., 4 units)`` pre-activations laid out [group][gate][unit]
+                (gates i, f, g, o).
+            c: ``(..., units)``, the previous cell state.
+
+        Returns:
+            ``(h, c)``, each ``(..., units)``.
+
+        Example:
+
+        >>> import keras
+        >>> from keras_genmodels.layers import RowLSTM
+        >>> h, c = RowLSTM(2).cell(keras.ops.zeros((1, 8)), keras.ops.ones((1, 2)))
+        >>> keras.ops.convert_to_numpy(c).round(3).tolist()   # sigmoid(0) * 1 + sigmoid(0) * tanh(0)
+        [[0.5, 0.5]]
+        """
         i, f, g, o = self._gates(z)
         c = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
         h = ops.sigmoid(o) * ops.tanh(c)
@@ -335,7 +352,7 @@ class RowLSTM(_PixelLSTMBase):
 
         def step(state, z):
             h, c = state[..., :u], state[..., u:]
-            h, c = self._cell(z + ops.conv(h, kernel, strides=1, padding="same"), c)
+            h, c = self.cell(z + ops.conv(h, kernel, strides=1, padding="same"), c)
             state = ops.concatenate([h, c], axis=-1)
             return state, state
 
@@ -350,6 +367,51 @@ class RowLSTM(_PixelLSTMBase):
             _, states = ops.scan(step, init, ops.moveaxis(z_in, 1, 0))
             states = ops.moveaxis(states, 0, 1)
         return states[..., :u]
+
+    # ------------------------------------------------------ incremental step
+    # The gates at (i, j) are K_is (*) x[i, j - k//2 .. j] + K_ss (*)
+    # h[i - 1, j - k//2 .. j + k//2] + b, and the cell reads c[i - 1, j]: the
+    # state-to-state term only involves the finished row i - 1 (computed for
+    # the whole row at its start, ``row_term``), so the state at (i, j) is
+    # exact at pixel j (``pixel_step``).
+    def cached_weights(self):
+        """The layer's weights as float32 tensors for :meth:`row_term` / :meth:`pixel_step`.
+
+        Example:
+
+        >>> from keras_genmodels.layers import RowLSTM
+        >>> layer = RowLSTM(4, kernel_size=3)
+        >>> layer.build((None, 5, 5, 8))
+        >>> tuple(layer.cached_weights()["input"].shape)   # 2 taps x 8 channels -> 4 gates x 4 units
+        (16, 16)
+        """
+        return {"input": self.input_to_state.cached_kernels()["row"],
+                "recurrent": ops.convert_to_tensor(self.recurrent_kernel, "float32"),
+                "bias": ops.convert_to_tensor(self.bias, "float32")}
+
+    def row_term(self, h_above, weights):
+        """The state-to-state term of a whole row from the previous row's ``h`` ``(n, W, units)``.
+
+        Returns:
+            ``(n, W, 4 units)``.
+        """
+        return ops.conv(h_above, weights["recurrent"], padding="same")
+
+    def pixel_step(self, window, row_term, c_above, weights):
+        """``(h, c)`` at one pixel.
+
+        Args:
+            window: ``(n, (kernel_size // 2 + 1) * channels)``, the layer's
+                input at the taps ``j - kernel_size // 2 .. j``, flattened.
+            row_term: ``(n, 4 units)``, the pixel's column of :meth:`row_term`.
+            c_above: ``(n, units)``, the cell state of the pixel above.
+            weights: :meth:`cached_weights`.
+
+        Returns:
+            ``(h, c)``, each ``(n, units)``.
+        """
+        z = ops.matmul(window, weights["input"]) + weights["bias"]
+        return self.cell(z + row_term, c_above)
 
     def get_config(self):
         config = super().get_config()
@@ -466,7 +528,7 @@ class DiagonalBiLSTM(_PixelLSTMBase):
             above = ops.pad(h[:, :-1], [[0, 0], [1, 0], [0, 0]])
             hh = ops.reshape(ops.concatenate([above, h], axis=-1), (2, -1, 2 * u))
             z_ss = ops.reshape(ops.matmul(hh, kernel), (-1, height, 4 * u))
-            h, c = self._cell(z + z_ss, c)
+            h, c = self.cell(z + z_ss, c)
             state = ops.concatenate([h, c], axis=-1)
             return state, state
 
@@ -486,3 +548,85 @@ class DiagonalBiLSTM(_PixelLSTMBase):
         # Shift the right-to-left stream down one row: (i, j) sees rows < i of it.
         right_out = ops.pad(right_out[:, :-1], [[0, 0], [1, 0], [0, 0], [0, 0]])
         return left_out + right_out
+
+    # ------------------------------------------------------ incremental step
+    # In image coordinates the skewed column recurrence is
+    # L(i, j) = LSTM(z_L(i, j) + K_l [hL(i-1, j); hL(i, j-1)], cL(i, j-1)) for
+    # the left-to-right stream (``left_pixel_step``, at each new pixel) and
+    # the same with the right neighbour for the right-to-left stream, which
+    # the layer shifts down a row: it is needed for row i + 1 only, and is
+    # computed by one right-to-left scan once row i is finished (``right_row``).
+    def cached_weights(self):
+        """The layer's weights as float32 tensors for the incremental steps.
+
+        ``input`` is the 1x1 kernel with its columns reordered from
+        [group][direction][gate][unit] to [direction][group][gate][unit]
+        (the left stream's ``4 units``, then the right stream's).
+
+        Example:
+
+        >>> from keras_genmodels.layers import DiagonalBiLSTM
+        >>> layer = DiagonalBiLSTM(4)
+        >>> layer.build((None, 5, 5, 8))
+        >>> tuple(layer.cached_weights()["input"].shape)
+        (8, 32)
+        """
+        matrix = self.input_to_state.cached_kernels()["row"]
+        rows, g = matrix.shape[0], self.color_groups
+        matrix = ops.reshape(matrix, (rows, g, 2, -1))
+        return {
+            "input": ops.concatenate(
+                [ops.reshape(matrix[:, :, d], (rows, -1)) for d in range(2)], axis=-1),
+            "bias": ops.reshape(ops.convert_to_tensor(self.bias, "float32"), (-1,)),
+            "recurrent": ops.convert_to_tensor(self.recurrent_kernel, "float32"),
+        }
+
+    def left_pixel_step(self, x, h_above, h_left, c_left, weights):
+        """The left-to-right stream at one pixel.
+
+        Args:
+            x: ``(n, channels)``, the layer's input at the pixel.
+            h_above, h_left: ``(n, units)``, the stream's ``h`` at the pixels
+                above and to the left (zeros outside the image).
+            c_left: ``(n, units)``, the cell state to the left.
+            weights: :meth:`cached_weights`.
+
+        Returns:
+            ``(h, c, z_right)``: the stream's state and ``(n, 4 units)``,
+            the right stream's input-to-state term at the pixel (for
+            :meth:`right_row`).
+        """
+        four = 4 * self.units
+        z = ops.matmul(x, weights["input"]) + weights["bias"]
+        neighbours = ops.concatenate([h_above, h_left], axis=-1)
+        h, c = self.cell(z[:, :four] + ops.matmul(neighbours, weights["recurrent"][0]), c_left)
+        return h, c, z[:, four:]
+
+    def right_row(self, z_right, h_above, weights):
+        """The right-to-left stream of a finished row: one scan from the last column to the first.
+
+        Args:
+            z_right: ``(n, W, 4 units)``, :meth:`left_pixel_step`'s ``z_right``
+                of every pixel of the row.
+            h_above: ``(n, W, units)``, the stream's previous row (zeros above
+                the image).
+            weights: :meth:`cached_weights`.
+
+        Returns:
+            ``(n, W, units)``, the stream's ``h`` of the row; the layer's output
+            at ``(i + 1, j)`` adds it to the left stream.
+        """
+        kernel = weights["recurrent"][1]
+        u, four = self.units, 4 * self.units
+
+        def step(state, inputs):  # state [h; c] of the column to the right
+            z, up = inputs[:, :four], inputs[:, four:]
+            h, c = self.cell(z + ops.matmul(ops.concatenate([up, state[:, :u]], axis=-1), kernel),
+                             state[:, u:])
+            state = ops.concatenate([h, c], axis=-1)
+            return state, state
+
+        init = ops.zeros((h_above.shape[0], 2 * u), "float32")
+        xs = ops.flip(ops.moveaxis(ops.concatenate([z_right, h_above], axis=-1), 1, 0), axis=0)
+        _, states = ops.scan(step, init, xs)
+        return ops.moveaxis(ops.flip(states[..., :u], axis=0), 0, 1)

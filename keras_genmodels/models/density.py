@@ -7,6 +7,8 @@ import numpy as np
 from keras import ops
 
 from keras_genmodels import likelihoods as likelihoods_lib
+from keras_genmodels import samplers
+from keras_genmodels._seed_state import SavesSeedState
 from keras_genmodels.models import _common
 from keras_genmodels.models._trainer import SingleLossModel
 from keras_genmodels.presets import PresetMixin
@@ -50,77 +52,7 @@ def event_shape_of(input_dim):
     return shape
 
 
-def numpy_sigmoid(z):
-    """The logistic sigmoid in NumPy, stable for large ``|z|`` (host-side sampling loops).
-
-    Args:
-        z: NumPy array (or number) of logits.
-
-    Returns:
-        ``1 / (1 + exp(-z))``, computed as ``(1 + tanh(z / 2)) / 2``.
-
-    Example:
-
-    >>> import numpy as np
-    >>> from keras_genmodels.models.density import numpy_sigmoid
-    >>> numpy_sigmoid(np.array([-1000.0, 0.0, 1000.0]))
-    array([0. , 0.5, 1. ])
-    """
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
-
-
-def numpy_activation(activation):
-    """A NumPy version of a Keras activation (for host-side sampling loops).
-
-    The common activations (``sigmoid``, ``relu``, ``tanh``, ``linear``,
-    ``softplus``, ``elu``) are evaluated in NumPy; any other one goes
-    through the backend (``keras.ops``) and back to NumPy.
-
-    Args:
-        activation: a Keras activation (name or callable).
-
-    Returns:
-        A function mapping a NumPy array to a NumPy array.
-
-    Example:
-
-    >>> import numpy as np
-    >>> from keras_genmodels.models.density import numpy_activation
-    >>> numpy_activation("relu")(np.array([-1.0, 2.0]))
-    array([0., 2.])
-    """
-    activation = keras.activations.get(activation)
-    name = keras.activations.serialize(activation)
-    name = name if isinstance(name, str) else getattr(activation, "__name__", "")
-    table = {"sigmoid": numpy_sigmoid, "relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh,
-             "linear": lambda z: z, "softplus": lambda z: np.logaddexp(0.0, z),
-             "elu": lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0.0)))}
-    if name in table:
-        return table[name]
-    return lambda z: ops.convert_to_numpy(activation(ops.convert_to_tensor(z)))
-
-
-def sampling_progbar(total, verbose):
-    """The progress bar of a sampling loop: a ``keras.utils.Progbar`` over pixels, or None.
-
-    Args:
-        total: int, number of steps (pixels) of the loop.
-        verbose: 0 (silent: None) or 1.
-
-    Returns:
-        ``keras.utils.Progbar(total, unit_name="pixel")`` when ``verbose``,
-        else None.
-
-    Example:
-
-    >>> from keras_genmodels.models.density import sampling_progbar
-    >>> sampling_progbar(784, verbose=0) is None
-    True
-    """
-    return keras.utils.Progbar(total, verbose=verbose, unit_name="pixel") if verbose else None
-
-
-class DensityModel(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.Model):
+class DensityModel(PresetMixin, SavesSeedState, SingleLossModel, keras.Model):
     """An explicit-density model ``p(x) = prod_i p(x_i | x_<i)`` trained by maximum likelihood.
 
     Subclasses build their network in ``__init__`` and implement:
@@ -301,6 +233,64 @@ class DensityModel(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.M
 
     def sample(self, n, seed=None, verbose=1):
         raise NotImplementedError
+
+    # ------------------------------------------------ generation (samplers)
+    # What ``keras_genmodels.samplers`` reads (see its docstring): the
+    # generation order as a raster, and the model's cache layout (defined by
+    # the autoregressive subclasses).
+    num_params = 1
+    sampling_channel_groups = ([0],)
+
+    @property
+    def raster_shape(self):
+        """``(rows, cols, channels)``: the values in generation order, as the samplers lay them out.
+
+        An image event shape ``(H, W, C)`` is its own raster, ``(H, W)`` is
+        ``(H, W, 1)``, and any other shape is ``D`` rows of one value (the
+        progress bar of ``verbose=1`` counts rows).
+        """
+        shape = self.event_shape
+        if len(shape) == 3:
+            return shape
+        if len(shape) == 2:
+            return shape + (1,)
+        return (self.num_dims, 1, 1)
+
+    def to_raster(self, t):
+        """Values (or one parameter per value) in the layout of ``call`` -> ``(n, rows, cols, C)``."""
+        return ops.reshape(t, (ops.shape(t)[0],) + tuple(self.raster_shape[:2]) + (-1,))
+
+    def from_raster(self, t):
+        """The inverse of :meth:`to_raster`: ``(n, rows, cols, C)`` -> the layout of ``call``."""
+        if len(self.event_shape) == 3:
+            return ops.reshape(t, (ops.shape(t)[0],) + self.event_shape[:-1] + (-1,))
+        return ops.reshape(t, (ops.shape(t)[0],) + self.event_shape)
+
+    def generate(self, n, seed=None, verbose=1, method="cached", condition=None):
+        """``n`` samples through ``keras_genmodels.samplers`` (``sample``'s shared body).
+
+        Args:
+            n: int >= 1.
+            seed: int or None.
+            verbose: 0 or 1.
+            method: ``"cached"`` (the model's caches, one compiled loop) or
+                ``"naive"`` (one full forward pass per step, the reference).
+            condition: the conditioning tensor of a class-conditional model, or None.
+
+        Returns:
+            NumPy ``float32`` ``(n,) + event_shape``.
+
+        Raises:
+            ValueError: for a non-positive ``n``, a bad ``seed`` or an unknown ``method``.
+        """
+        _common.check_int("n", n)
+        if method not in samplers.METHODS:
+            raise ValueError(
+                f"Unknown sampling method. Expected one of {samplers.METHODS}. "
+                f"Received: method={method!r}"
+            )
+        sampler = samplers.cached_sample if method == "cached" else samplers.naive_sample
+        return sampler(self, n, seed=seed, verbose=verbose, condition=condition)
 
     def sample_seed_generator(self, seed=None):
         """The ``SeedGenerator`` a ``sample(n, seed=seed)`` call draws from.

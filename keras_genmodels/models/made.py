@@ -6,6 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_genmodels import samplers
 from keras_genmodels._api import register
 from keras_genmodels.layers.masked_dense import HIDDEN_DEGREES
 from keras_genmodels.layers.masked_dense import MaskedDense
@@ -14,9 +15,7 @@ from keras_genmodels.layers.masked_dense import made_degrees
 from keras_genmodels.models import _common
 from keras_genmodels.models.density import DensityModel
 from keras_genmodels.models.density import event_shape_of
-from keras_genmodels.models.density import numpy_activation
-from keras_genmodels.models.density import numpy_sigmoid
-from keras_genmodels.models.density import sampling_progbar
+from keras_genmodels.samplers import buffers
 
 
 @register
@@ -225,32 +224,6 @@ class MADE(DensityModel):
             logits = logits + self.direct_layer(x, mask_index=mask_index)
         return ops.reshape(logits, (-1,) + self.event_shape)
 
-    def _numpy_network(self, mask_index):
-        """NumPy ``f(x_flat) -> logits``: the network of ``call`` with mask set
-        ``mask_index``, its masked kernels computed once (``sample`` runs it D times
-        on the host, where per-op dispatch of a backend would dominate)."""
-        def numpy(t):
-            return None if t is None else ops.convert_to_numpy(t)
-
-        activation = numpy_activation(self.activation)
-        hidden = [(numpy(layer.masked_kernel(mask_index)), numpy(layer.bias))
-                  for layer in self.hidden_layers]
-        out_kernel = numpy(self.output_layer.masked_kernel(mask_index))
-        out_bias = numpy(self.output_layer.bias)
-        direct = None if self.direct_layer is None else numpy(
-            self.direct_layer.masked_kernel(mask_index))
-
-        def network(x):
-            h = x
-            for kernel, bias in hidden:
-                h = activation(h @ kernel + bias)
-            logits = h @ out_kernel + out_bias
-            if direct is not None:
-                logits = logits + x @ direct
-            return logits
-
-        return network
-
     def nll_terms(self, x, params, training=False):
         """``-log p(x)``; with ``K > 1`` masks see the class docstring (cycled in training).
 
@@ -265,40 +238,112 @@ class MADE(DensityModel):
         ]
         return math.log(self.num_masks) - ops.logsumexp(ops.stack(per_mask, axis=0), axis=0)
 
-    def sample(self, n, seed=None, verbose=1):
-        """Draw ``n`` examples (``D`` forward passes per mask set used).
+    def sample(self, n, seed=None, verbose=1, method="cached"):
+        """Draw ``n`` examples: each from one mask set (uniform over the ``K`` sets), in its order.
 
         Args:
             n: int, number of samples.
             seed: int or None; the same int gives the same samples.
-            verbose: 0 (silent) or 1 (a ``keras.utils.Progbar``).
+            verbose: 0 (silent) or 1 (a ``keras.utils.Progbar`` per mask set used).
+            method: ``"cached"`` (default): the first hidden layer's
+                pre-activations are kept and updated by a rank-1 term after
+                each draw, and only the next output unit is computed (one
+                compiled loop per mask set used; ``keras_genmodels.samplers``).
+                ``"naive"``: one full forward pass per value, the reference;
+                the same int seed gives the same samples.
 
         Returns:
             float32 NumPy array ``(n,) + event_shape`` of 0/1 values.
+
+        Raises:
+            ValueError: for a non-positive ``n``, a bad ``seed`` or an unknown ``method``.
+
+        Example:
+
+        >>> from keras_genmodels.models import MADE
+        >>> model = MADE(6, hidden_units=(8,), num_masks=2, order="random", seed=0)
+        >>> fast = model.sample(4, seed=1, verbose=0)
+        >>> bool((fast == model.sample(4, seed=1, verbose=0, method="naive")).all())
+        True
         """
         _common.check_int("n", n)
-        gen = self.sample_seed_generator(seed)
-        d = self.num_dims
+        if method not in samplers.METHODS:
+            raise ValueError(
+                f"Unknown sampling method. Expected one of {samplers.METHODS}. "
+                f"Received: method={method!r}"
+            )
+        seed = samplers.resolve_seed(self, seed)
+        # The mask set of each sample, then one loop per set used (over all n
+        # samples, so every loop has the same shapes: one compiled function).
         if self.num_masks == 1:
             component = np.zeros(n, "int64")
         else:
             component = ops.convert_to_numpy(
-                keras.random.randint((n,), 0, self.num_masks, seed=gen))
-        u = ops.convert_to_numpy(keras.random.uniform((n, d), seed=gen))
-        used = [k for k in range(self.num_masks) if np.any(component == k)]
-        bar = sampling_progbar(d * len(used), verbose)
-        out = np.zeros((n, d), "float32")
-        for j, k in enumerate(used):
-            rows = np.flatnonzero(component == k)
-            x = np.zeros((len(rows), d), "float32")
-            network = self._numpy_network(k)
-            for i, pixel in enumerate(self.orders[k]):
-                logits = network(x)[:, pixel]
-                x[:, pixel] = u[rows, pixel] < numpy_sigmoid(logits)
-                if bar is not None:
-                    bar.update(j * d + i + 1)
-            out[rows] = x
+                keras.random.randint((n,), 0, self.num_masks, seed=seed + 1))
+        out = np.zeros((n, self.num_dims), "float32")
+        cols = self.raster_shape[1]
+        for k in sorted(set(component.tolist())):
+            if method == "cached":
+                state = samplers.run_rows(self, n, seed, verbose, weights=self.cache_weights(k))
+                x = ops.convert_to_numpy(state["cache"]["x"])
+            else:
+                positions = [(int(p) // cols, int(p) % cols) for p in self.orders[k]]
+                x = samplers.naive_sample(
+                    self, n, seed, verbose, condition=ops.convert_to_tensor(k, "int32"),
+                    network=lambda x, k: self(x, mask_index=k), key="mask_index",
+                    positions=positions).reshape(n, -1)
+            out[component == k] = x[component == k]
         return out.reshape((n,) + self.event_shape)
+
+    # ---------------------------------------------------------- cache layout
+    # Step t draws input order[t] of the mask set. The cache holds the values
+    # so far (natural layout) and the first hidden layer's pre-activations,
+    # updated by value * kernel[input] after each draw (``MaskedDense.add_input``);
+    # the later hidden layers are evaluated in full and the output layer only
+    # at the next input (``MaskedDense.output_at``).
+    def cache_weights(self, mask_index=0):
+        """Mask set ``mask_index``'s masked kernels and order (int32 tensor) for the cached loop."""
+        return {
+            "hidden": [layer.cached_kernels(mask_index) for layer in self.hidden_layers],
+            "output": self.output_layer.cached_kernels(mask_index),
+            "direct": (None if self.direct_layer is None
+                       else self.direct_layer.cached_kernels(mask_index)),
+            "order": ops.convert_to_tensor(np.asarray(self.orders[mask_index]), "int32"),
+        }
+
+    def build_cache(self, n):
+        """The values so far ``(n, D)`` and the first hidden pre-activations (bias added at row 0)."""
+        return {"x": buffers.zeros(n, self.num_dims),
+                "pre": buffers.zeros(n, self.hidden_units[0])}
+
+    def cache_row_start(self, weights, cache, i, condition):
+        del condition  # unconditional
+        first = ops.cast(ops.equal(i, 0), "float32")
+        return dict(cache, pre=cache["pre"] + first * weights["hidden"][0][1]), None
+
+    def _input_at(self, weights, i, j):
+        return ops.take(weights["order"], i * self.raster_shape[1] + j)
+
+    def call_with_cache(self, weights, cache, context, i, j):
+        """The logit ``(n, 1)`` of the next input in the mask set's order."""
+        d = self._input_at(weights, i, j)
+        first = self.hidden_layers[0]
+        h = cache["pre"] if first.activation is None else first.activation(cache["pre"])
+        for layer, kernels in zip(self.hidden_layers[1:], weights["hidden"][1:]):
+            h = layer.apply_cached(h, kernels)
+        logit = self.output_layer.output_at(h, d, weights["output"])
+        if self.direct_layer is not None:
+            logit = logit + self.direct_layer.output_at(cache["x"], d, weights["direct"])
+        return logit[:, None], cache
+
+    def cache_write(self, weights, cache, context, i, j, values):
+        d = self._input_at(weights, i, j)
+        z = ops.zeros_like(d)
+        pre = self.hidden_layers[0].add_input(cache["pre"], values[:, 0], d, weights["hidden"][0])
+        return {"x": ops.slice_update(cache["x"], (z, d), values), "pre": pre}
+
+    def cache_row_end(self, weights, cache, context, i):
+        return cache
 
     def get_config(self):
         config = super().get_config()

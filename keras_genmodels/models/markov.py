@@ -8,8 +8,7 @@ from keras_genmodels._api import register
 from keras_genmodels.models import _common
 from keras_genmodels.models.density import DensityModel
 from keras_genmodels.models.density import event_shape_of
-from keras_genmodels.models.density import numpy_sigmoid
-from keras_genmodels.models.density import sampling_progbar
+from keras_genmodels.samplers import buffers
 
 
 @register
@@ -100,35 +99,70 @@ class MarkovAR(DensityModel):
             logits = logits + ops.sum(self._context(x) * self.w[None], axis=-1)
         return ops.reshape(logits, (-1,) + self.event_shape)
 
-    def sample(self, n, seed=None, verbose=1):
+    def sample(self, n, seed=None, verbose=1, method="cached"):
         """Draw ``n`` examples by ancestral sampling in raster order.
 
         Args:
             n: int, number of samples.
             seed: int or None; the same int gives the same samples.
             verbose: 0 (silent) or 1 (a ``keras.utils.Progbar``).
+            method: ``"cached"`` (default: the last ``order`` values in a
+                buffer, one compiled loop) or ``"naive"`` (one full forward
+                pass per value, the reference); the same int seed gives the
+                same samples.
 
         Returns:
             float32 NumPy array ``(n,) + event_shape`` of 0/1 values.
+
+        Raises:
+            ValueError: for a non-positive ``n``, a bad ``seed`` or an unknown ``method``.
+
+        Example:
+
+        >>> from keras_genmodels.models import MarkovAR
+        >>> model = MarkovAR(5, order=2, seed=0)
+        >>> model.sample(3, seed=1, verbose=0).shape
+        (3, 5)
         """
-        _common.check_int("n", n)
-        gen = self.sample_seed_generator(seed)
-        bar = sampling_progbar(self.num_dims, verbose)
-        # One draw of all uniforms; the D sequential steps run in NumPy.
-        u = ops.convert_to_numpy(keras.random.uniform((n, self.num_dims), seed=gen))
-        b = ops.convert_to_numpy(self.b)
-        w = None if self.w is None else ops.convert_to_numpy(self.w)
-        x = np.zeros((n, self.num_dims), "float32")
-        for d in range(self.num_dims):
-            logit = np.full((n,), b[d], "float32")
-            m = min(self.order, d)
-            if m:
-                # w[d, j - 1] multiplies x_{d-j}: reverse the window x_{d-m} .. x_{d-1}.
-                logit = logit + x[:, d - m:d][:, ::-1] @ w[d, :m]
-            x[:, d] = u[:, d] < numpy_sigmoid(logit)
-            if bar is not None:
-                bar.update(d + 1)
-        return x.reshape((n,) + self.event_shape)
+        return self.generate(n, seed=seed, verbose=verbose, method=method)
+
+    # ---------------------------------------------------------- cache layout
+    # The values so far, left-padded with ``order`` zeros: value d reads
+    # b[d] + sum_j w[d, j - 1] x_{d-j}, the ``order`` entries before it.
+    def cache_weights(self):
+        """``b`` and ``w`` as float32 tensors (``w`` None for order 0)."""
+        return {"b": ops.convert_to_tensor(self.b, "float32"),
+                "w": None if self.w is None else ops.convert_to_tensor(self.w, "float32")}
+
+    def build_cache(self, n):
+        """The values so far ``(n, order + D)`` (the first ``order`` columns stay zero)."""
+        return {"x": buffers.zeros(n, self.order + self.num_dims)}
+
+    def cache_row_start(self, weights, cache, i, condition):
+        del condition  # unconditional
+        return cache, None
+
+    def _value_index(self, i, j):
+        return i * self.raster_shape[1] + j
+
+    def call_with_cache(self, weights, cache, context, i, j):
+        """The logit ``(n, 1)`` of the next value."""
+        d = self._value_index(i, j)
+        logit = ops.take(weights["b"], d) + ops.zeros((cache["x"].shape[0],), "float32")
+        if self.order:
+            z = ops.zeros_like(d)
+            # x_{d-order} .. x_{d-1}, reversed to x_{d-1} .. x_{d-order} (w[d, 0] .. w[d, order-1]).
+            window = ops.flip(ops.slice(cache["x"], (z, d), (cache["x"].shape[0], self.order)), 1)
+            logit = logit + ops.sum(window * ops.take(weights["w"], d, axis=0)[None], axis=-1)
+        return logit[:, None], cache
+
+    def cache_write(self, weights, cache, context, i, j, values):
+        d = self._value_index(i, j)
+        z = ops.zeros_like(d)
+        return {"x": ops.slice_update(cache["x"], (z, d + self.order), values)}
+
+    def cache_row_end(self, weights, cache, context, i):
+        return cache
 
     def get_config(self):
         config = super().get_config()

@@ -5,8 +5,9 @@ from keras import layers as keras_layers
 from keras import ops
 
 from keras_genmodels import likelihoods as likelihoods_lib
-from keras_genmodels import sampling as sampling_lib
+from keras_genmodels import samplers
 from keras_genmodels._api import register
+from keras_genmodels.samplers import buffers
 from keras_genmodels.layers.gated import GatedPixelCNNBlock
 from keras_genmodels.layers.masked_conv import MaskedConv2D
 from keras_genmodels.models import _common
@@ -17,7 +18,7 @@ _SUPPORTED = (
     likelihoods_lib.Categorical,
     likelihoods_lib.DiscretizedLogisticMixture,
 )
-SAMPLING_METHODS = ("cached", "naive")
+SAMPLING_METHODS = samplers.METHODS
 
 
 class _ResidualBlock(keras_layers.Layer):
@@ -329,7 +330,7 @@ class PixelCNN(DensityModel):
             method: ``"cached"`` (default): the fast sampler of Ramachandran
                 et al. (2017), which evaluates every layer only at the new
                 pixel from cached activations of the earlier ones (one
-                XLA-compiled loop over the image; see ``keras_genmodels.sampling.cached_sample``).
+                XLA-compiled loop over the image; see ``keras_genmodels.samplers.cached_sample``).
                 ``"naive"``: ``H * W * G`` full forward passes (``G`` = 1 or
                 the number of channels) through a compiled function, the
                 reference. With the same int ``seed`` both give the same
@@ -342,11 +343,6 @@ class PixelCNN(DensityModel):
             integers 0..255 for the 8-bit likelihoods.
         """
         _common.check_int("n", n)
-        if method not in SAMPLING_METHODS:
-            raise ValueError(
-                f"Unknown sampling method. Expected one of {SAMPLING_METHODS}. "
-                f"Received: method={method!r}"
-            )
         if labels is None:
             condition = self._condition_from(None)
         else:
@@ -356,8 +352,122 @@ class PixelCNN(DensityModel):
             if len(labels) != n:
                 raise ValueError(f"labels must have n={n} entries. Received: {len(labels)}")
             condition = self._condition_from(labels)
-        sampler = sampling_lib.cached_sample if method == "cached" else sampling_lib.naive_sample
-        return sampler(self, n, seed=seed, verbose=verbose, condition=condition)
+        return self.generate(n, seed=seed, verbose=verbose, method=method, condition=condition)
+
+    # ---------------------------------------------------------- cache layout
+    # Ramachandran et al. (2017): a convolutional autoregressive network
+    # computes its output at pixel (i, j) from a window of every layer's input
+    # above and left of (i, j), all computed while the earlier pixels were
+    # generated. Every layer with a spatial kernel keeps its input in a
+    # zero-padded cache ``(n, H + q, W + 2q, C)`` (row r at r + q) and the row
+    # being generated in a one-row buffer ``(n, 1, W + q, C)``; each kernel is
+    # split (``MaskedConv2D.cached_kernels``) into the rows above the centre,
+    # applied to a strip of finished rows once per row (``rows_above``; the
+    # Gated PixelCNN's vertical stacks are computed there too), and the centre
+    # row, applied at each new pixel (``at_pixel``). The loop itself is
+    # ``keras_genmodels.samplers``'s.
+    def _pads(self):
+        """Padding ``k // 2`` of the image input and of each cached hidden input."""
+        if self.gated:
+            return (self.gated_blocks[0].kernel_size // 2,
+                    [b.kernel_size // 2 for b in self.gated_blocks[1:]])
+        return (self.kernel_size // 2,
+                [b.conv_mid.kernel_size[0] // 2 for b in self.residual_blocks])
+
+    def cache_weights(self):
+        """The tensors the cached sampler reads (passed to its compiled loop on every call)."""
+        weights = {"output": [conv.cached_kernels() for conv in self.output_convs]}
+        if self.gated:
+            weights["blocks"] = [block.cached_weights() for block in self.gated_blocks]
+        else:
+            weights["input"] = self.input_conv.cached_kernels()
+            weights["blocks"] = [(b.conv_in.cached_kernels(), b.conv_mid.cached_kernels(),
+                                  b.conv_out.cached_kernels()) for b in self.residual_blocks]
+        return weights
+
+    def build_cache(self, n):
+        """Zero caches and row buffers (fixed sizes): the image input and every hidden input."""
+        height, width, channels = self.image_shape
+        p, pads = self._pads()
+        hidden = ([b.filters for b in self.gated_blocks[1:]] if self.gated
+                  else [b.conv_mid.filters for b in self.residual_blocks])
+        return {
+            "x": buffers.zeros(n, height + p, width + 2 * p, channels),
+            "x_row": buffers.zeros(n, 1, width + p, channels),
+            "hidden": [buffers.zeros(n, height + q, width + 2 * q, c) for q, c in zip(pads, hidden)],
+            "hidden_row": [buffers.zeros(n, 1, width + q, c) for q, c in zip(pads, hidden)],
+        }
+
+    def cache_row_start(self, weights, cache, i, condition):
+        """Row ``i``'s terms from finished rows: per spatial layer ``(n, W, out)``.
+
+        Plain network: the kernel rows above the centre of the input and of
+        every residual block's middle convolution. Gated network: every
+        block's vertical stack, whose output row is written into the next
+        block's cache (in order) before that block reads it.
+        """
+        p, pads = self._pads()
+        if not self.gated:
+            above = [self.input_conv.rows_above(buffers.strip(cache["x"], i, p),
+                                                weights["input"])]
+            for block, q, hidden, (_, mid, _) in zip(self.residual_blocks, pads, cache["hidden"],
+                                                    weights["blocks"]):
+                above.append(block.conv_mid.rows_above(buffers.strip(hidden, i, q), mid)
+                             if q else None)
+            return cache, above
+        hidden = list(cache["hidden"])
+        to_horizontal = []
+        for l, (block, w) in enumerate(zip(self.gated_blocks, weights["blocks"])):
+            source = cache["x"] if l == 0 else hidden[l - 1]
+            to_h, v_out = block.vertical_row(buffers.strip(source, i, block.vertical_rows), w, i,
+                                             condition)
+            to_horizontal.append(to_h)
+            if l + 1 < len(self.gated_blocks):
+                q = pads[l]
+                hidden[l] = buffers.write_row(
+                    hidden[l], i, q, ops.pad(v_out[:, None], ((0, 0), (0, 0), (q, 0), (0, 0))))
+        return dict(cache, hidden=hidden), to_horizontal
+
+    def call_with_cache(self, weights, cache, context, i, j):
+        """Parameters ``(n, num_params)`` at pixel (i, j); updates the hidden row buffers."""
+        p, pads = self._pads()
+        rows = list(cache["hidden_row"])
+        window = buffers.row_window(cache["x_row"], j, p + 1)
+        if self.gated:
+            h = None
+            for l, (block, w) in enumerate(zip(self.gated_blocks, weights["blocks"])):
+                if l:
+                    q = pads[l - 1]
+                    rows[l - 1] = buffers.put(rows[l - 1], j + q, h)
+                    window = buffers.row_window(rows[l - 1], j, q + 1)
+                h = block.horizontal_pixel(window, buffers.column(context[l], j), h, w)
+        else:
+            h = self.input_conv.at_pixel(window, weights["input"], buffers.column(context[0], j))
+            for l, (block, (w_in, mid, w_out)) in enumerate(zip(self.residual_blocks,
+                                                                weights["blocks"])):
+                q, part = pads[l], context[l + 1]
+                a = ops.relu(block.conv_in.at_pixel(ops.relu(h), w_in))
+                rows[l] = buffers.put(rows[l], j + q, a)
+                m = block.conv_mid.at_pixel(buffers.row_window(rows[l], j, q + 1), mid,
+                                            None if part is None else buffers.column(part, j))
+                h = h + block.conv_out.at_pixel(ops.relu(m), w_out)
+        for conv, w in zip(self.output_convs, weights["output"]):
+            h = conv.at_pixel(ops.relu(h), w)
+        return h, dict(cache, hidden_row=rows)
+
+    def cache_write(self, weights, cache, context, i, j, values):
+        """The new pixel's values (network units) into the image's row buffer."""
+        p = self._pads()[0]
+        return dict(cache, x_row=buffers.put(cache["x_row"], j + p, self._network_input(values)))
+
+    def cache_row_end(self, weights, cache, context, i):
+        """The finished row's buffers into the caches (the gated hidden caches: at row start)."""
+        p, pads = self._pads()
+        cache = dict(cache, x=buffers.write_row(cache["x"], i, p, cache["x_row"]))
+        if not self.gated:
+            cache["hidden"] = [buffers.write_row(c, i, q, r)
+                               for c, q, r in zip(cache["hidden"], pads, cache["hidden_row"])]
+        return cache
 
     # ------------------------------------------------------------------ config
     def get_config(self):

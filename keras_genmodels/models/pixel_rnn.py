@@ -1,20 +1,22 @@
 """PixelRNN (van den Oord et al., 2016): Row LSTM and Diagonal BiLSTM image models."""
 
-import numpy as np
+import warnings
+
 from keras import ops
 
 from keras_genmodels import likelihoods as likelihoods_lib
-from keras_genmodels import sampling as sampling_lib
+from keras_genmodels import samplers
 from keras_genmodels._api import register
 from keras_genmodels.layers.masked_conv import MaskedConv2D
 from keras_genmodels.layers.pixel_rnn import DiagonalBiLSTM
 from keras_genmodels.layers.pixel_rnn import RowLSTM
 from keras_genmodels.models import _common
 from keras_genmodels.models.density import DensityModel
+from keras_genmodels.samplers import buffers
 
 KINDS = ("row_lstm", "diagonal_bilstm")
 _SUPPORTED = (likelihoods_lib.Bernoulli, likelihoods_lib.Categorical)
-SAMPLING_METHODS = ("cached", "naive")
+SAMPLING_METHODS = samplers.METHODS
 
 
 @register
@@ -43,7 +45,7 @@ class PixelRNN(DensityModel):
     ``fit``/``evaluate`` minimise and report the negative log-likelihood in
     nats per example (``loss``) and ``bits_per_dim``; ``log_prob(x)`` is exact.
 
-    ``sample`` uses a cached sampler by default (:func:`cached_sample`):
+    ``sample`` uses a cached sampler by default (``keras_genmodels.samplers``):
     every layer is evaluated only at the new pixel, from one-row buffers and
     the LSTM states of the previous row, in one XLA-compiled loop over the
     image. ``sample(..., method="naive")`` is the reference, one full
@@ -237,9 +239,9 @@ class PixelRNN(DensityModel):
             method: ``"cached"`` (default): every layer is evaluated only at
                 the new pixel, from one-row buffers of the layer inputs and
                 the LSTM states of the previous row (one XLA-compiled loop over
-                the image; see :func:`cached_sample`). ``"naive"``:
+                the image; see ``keras_genmodels.samplers.cached_sample``). ``"naive"``:
                 ``H * W * C`` full forward passes through a compiled function
-                (``keras_genmodels.sampling.naive_sample``), the reference.
+                (``keras_genmodels.samplers.naive_sample``), the reference.
                 With the same int ``seed`` both give the same images (they
                 use the same random draw at every step).
 
@@ -260,15 +262,131 @@ class PixelRNN(DensityModel):
         >>> bool((fast == slow).all())
         True
         """
-        _common.check_int("n", n)
-        if method not in SAMPLING_METHODS:
-            raise ValueError(
-                f"Unknown sampling method. Expected one of {SAMPLING_METHODS}. "
-                f"Received: method={method!r}"
-            )
-        if method == "naive":
-            return sampling_lib.naive_sample(self, n, seed=seed, verbose=verbose)
-        return cached_sample(self, n, seed=seed, verbose=verbose)
+        return self.generate(n, seed=seed, verbose=verbose, method=method)
+
+    # ---------------------------------------------------------- cache layout
+    # What the new pixel (i, j) needs, layer by layer (the teacher-forced
+    # network is ``call``; every 1x1 convolution is a matrix product at (i, j)):
+    #
+    # * the mask-A ``k x k`` input convolution: the rows above from a
+    #   zero-padded cache of the image, once per row; the centre-row taps
+    #   from a one-row buffer, at each pixel (``MaskedConv2D.rows_above`` /
+    #   ``at_pixel``, the PixelCNN scheme);
+    # * Row LSTM: the state-to-state term of row i only involves the finished
+    #   row i - 1 (``RowLSTM.row_term``, once per row); the input-to-state
+    #   term reads a one-row buffer of the layer's input (mask B taps left
+    #   of j and j); the state at (i, j) is exact at pixel j
+    #   (``RowLSTM.pixel_step``); rows i - 1 -> i of (h, c) are buffers;
+    # * Diagonal BiLSTM: in image coordinates the left-to-right stream at
+    #   (i, j) reads its above and left neighbours (``left_pixel_step``); the
+    #   right-to-left stream enters shifted down a row, so row i of it is one
+    #   right-to-left scan once row i is finished (``right_row``), from the
+    #   input-to-state terms stored at each pixel.
+    #
+    # Every quantity is computed once per pixel (once per row for the row
+    # terms), exactly as in the layers; all buffers have fixed sizes. With
+    # several colour channels the pixel is recomputed once per channel; each
+    # pass overwrites the buffers' column j and reads the previous row's
+    # states, which no pass modifies.
+    def cache_weights(self):
+        """The tensors the cached sampler reads (passed to its compiled loop on every call)."""
+        return {
+            "input": self.input_conv.cached_kernels(),
+            "layers": [(lstm.cached_weights(), res.cached_kernels())
+                       for lstm, res in zip(self.lstm_layers, self.residual_convs)],
+            "output": [conv.cached_kernels() for conv in self.output_convs + [self.params_conv]],
+        }
+
+    def build_cache(self, n):
+        """Zero caches and row buffers (fixed sizes): the padded image and per layer a few rows."""
+        height, width, channels = self.image_shape
+        p = self.input_kernel_size // 2
+        u, f = self.hidden_units, 2 * self.hidden_units
+        zeros = buffers.zeros
+        layers = []
+        for lstm in self.lstm_layers:
+            if isinstance(lstm, RowLSTM):
+                q = lstm.kernel_size // 2
+                layers.append({
+                    "input_row": zeros(n, 1, width + q, f),  # layer input, row i (left pad q)
+                    "h_above": zeros(n, 1, width, u),        # states of row i - 1
+                    "c_above": zeros(n, 1, width, u),
+                    "h_row": zeros(n, 1, width, u),          # states of row i
+                    "c_row": zeros(n, 1, width, u),
+                })
+            else:
+                layers.append({
+                    "h_above": zeros(n, 1, width, u),        # left stream, row i - 1
+                    "h_row": zeros(n, 1, width + 1, u),      # left stream, row i (column 0: j = -1)
+                    "c_row": zeros(n, 1, width + 1, u),
+                    "z_right": zeros(n, 1, width, 4 * u),    # right stream input-to-state, row i
+                    "h_right": zeros(n, 1, width, u),        # right stream, row i - 1
+                })
+        return {"x": zeros(n, height + p, width + 2 * p, channels),
+                "x_row": zeros(n, 1, width + p, channels), "layers": layers}
+
+    def cache_row_start(self, weights, cache, i, condition):
+        """Row ``i``'s terms from finished rows: the input convolution's and each Row LSTM's."""
+        del condition  # unconditional
+        p = self.input_kernel_size // 2
+        terms = [self.input_conv.rows_above(buffers.strip(cache["x"], i, p), weights["input"])]
+        for lstm, (w, _), layer in zip(self.lstm_layers, weights["layers"], cache["layers"]):
+            terms.append(lstm.row_term(layer["h_above"][:, 0], w)
+                         if isinstance(lstm, RowLSTM) else None)
+        return cache, terms
+
+    def call_with_cache(self, weights, cache, context, i, j):
+        """Parameters ``(n, num_params)`` at pixel (i, j); updates the row buffers."""
+        p = self.input_kernel_size // 2
+        h = self.input_conv.at_pixel(buffers.row_window(cache["x_row"], j, p + 1),
+                                     weights["input"], buffers.column(context[0], j))
+        layers = []
+        for lstm, res, (w, w_res), layer, term in zip(
+                self.lstm_layers, self.residual_convs, weights["layers"], cache["layers"],
+                context[1:]):
+            layer = dict(layer)
+            if isinstance(lstm, RowLSTM):
+                q = lstm.kernel_size // 2
+                layer["input_row"] = buffers.put(layer["input_row"], j + q, h)
+                out, c = lstm.pixel_step(buffers.row_window(layer["input_row"], j, q + 1),
+                                         buffers.column(term, j),
+                                         buffers.row_window(layer["c_above"], j, 1), w)
+                layer["h_row"] = buffers.put(layer["h_row"], j, out)
+                layer["c_row"] = buffers.put(layer["c_row"], j, c)
+            else:
+                left, c, z_right = lstm.left_pixel_step(
+                    h, buffers.row_window(layer["h_above"], j, 1),
+                    buffers.row_window(layer["h_row"], j, 1),
+                    buffers.row_window(layer["c_row"], j, 1), w)
+                layer["z_right"] = buffers.put(layer["z_right"], j, z_right)
+                layer["h_row"] = buffers.put(layer["h_row"], j + 1, left)
+                layer["c_row"] = buffers.put(layer["c_row"], j + 1, c)
+                # The right stream enters shifted down a row: row i - 1's.
+                out = left + buffers.row_window(layer["h_right"], j, 1)
+            h = h + res.at_pixel(out, w_res)
+            layers.append(layer)
+        h = ops.relu(h)
+        for conv, w in zip(self.output_convs + [self.params_conv], weights["output"]):
+            h = conv.at_pixel(h, w)
+        return h, dict(cache, layers=layers)
+
+    def cache_write(self, weights, cache, context, i, j, values):
+        """The new pixel's values (network units) into the image's row buffer."""
+        p = self.input_kernel_size // 2
+        return dict(cache, x_row=buffers.put(cache["x_row"], j + p, self._network_input(values)))
+
+    def cache_row_end(self, weights, cache, context, i):
+        """Row ``i`` is finished: it becomes the row above of every cache (and the right streams run)."""
+        p = self.input_kernel_size // 2
+        layers = []
+        for lstm, (w, _), layer in zip(self.lstm_layers, weights["layers"], cache["layers"]):
+            if isinstance(lstm, RowLSTM):
+                layers.append(dict(layer, h_above=layer["h_row"], c_above=layer["c_row"]))
+            else:
+                h_right = lstm.right_row(layer["z_right"][:, 0], layer["h_right"][:, 0], w)
+                layers.append(dict(layer, h_above=layer["h_row"][:, :, 1:],
+                                   h_right=h_right[:, None]))
+        return dict(cache, x=buffers.write_row(cache["x"], i, p, cache["x_row"]), layers=layers)
 
     def get_config(self):
         config = super().get_config()
@@ -302,379 +420,43 @@ def _check_image_shape(image_shape):
     return shape
 
 
-# ----------------------------------------------------------- cached sampler
-#
-# What the new pixel (i, j) needs, layer by layer (the teacher-forced network
-# is ``PixelRNN.call``; every 1x1 convolution is a matrix product at (i, j)):
-#
-# * mask-A ``k x k`` input convolution: the rows above come from a zero-padded
-#   cache of the image (written when a row is finished), computed for the
-#   whole row at its start; the centre-row taps left of j (and the centre,
-#   colour-masked) from a one-row buffer of the current row, at each pixel
-#   (the scheme of ``keras_genmodels.sampling.cached_sample``).
-#
-# * Row LSTM: the gates at (i, j) are
-#   ``K_is (*) x[i, j - k//2 .. j] + K_ss (*) h[i - 1, j - k//2 .. j + k//2] + b``
-#   and the cell update reads ``c[i - 1, j]``. The state-to-state term only
-#   involves the finished row i - 1 (all columns, including those right of
-#   j), so it is one 1D convolution for the whole row at its start; the
-#   input-to-state term reads a one-row buffer of the layer's input (taps
-#   left of j and j itself, mask B). The state at (i, j) therefore depends on
-#   no input right of j of row i: it is computed exactly at pixel j, and
-#   rows i - 1 -> i of (h, c) are two ``(n, W, units)`` buffers.
-#
-# * Diagonal BiLSTM: in image coordinates the skewed column recurrence is
-#   ``L(i, j) = LSTM(z_L(i, j) + K_l [hL(i-1, j); hL(i, j-1)], cL(i, j-1))``
-#   (the left-to-right stream: above and left neighbours; the padding left
-#   of each skewed row stays exactly zero, and the padding on the right never
-#   feeds a real pixel), so L is computed per pixel from the previous row's
-#   hL and the current row's (hL, cL) buffers. The right-to-left stream is
-#   the same with the right neighbour, ``R(i, j)`` from ``R(i-1, j)`` and
-#   ``R(i, j+1)``: row i of R needs the layer input of the whole row i, but
-#   the layer adds ``R`` shifted down one row, so pixel (i, j) reads only
-#   ``R(i-1, j)``. Row i of R is one right-to-left scan over the columns when
-#   row i is finished (its input-to-state terms were stored at each pixel).
-#   Every quantity is thus computed once per pixel (once per row for R),
-#   exactly as in the layer, with no recomputation of diagonals.
-#
-# All buffers have fixed sizes, allocated once per call: the padded image
-# cache ``(n, H + p, W + 2p, C)`` and per layer a few ``(n, W (+pad), units)``
-# rows. The rows are an ``ops.fori_loop`` around the pixels' ``ops.fori_loop``
-# in one XLA computation; the draws use the seed ``[s, t]`` of step ``t`` as
-# ``keras_genmodels.sampling.naive_sample`` does, so both samplers return the
-# same images for the same int seed. With several colour channels the pixel
-# is recomputed once per channel (R, then G, then B); each pass overwrites
-# the buffers' column j and reads the previous row's states, which no pass
-# modifies.
-
-_split = sampling_lib._split
-_matrix = sampling_lib._matrix
-_dense = sampling_lib._dense
-_window = sampling_lib._row_window
-_put = sampling_lib._put
-_column = sampling_lib._column
-
-
-def _is_row_lstm(lstm):
-    return isinstance(lstm, RowLSTM)
-
-
-def _rnn_weights(model):
-    """The tensors the cached sampler reads (passed to the compiled function)."""
-    layers = []
-    for lstm, res in zip(model.lstm_layers, model.residual_convs):
-        w = {"recurrent": ops.convert_to_tensor(lstm.recurrent_kernel, "float32"),
-             "residual": _matrix(res)}
-        bias = ops.convert_to_tensor(lstm.bias, "float32")
-        if _is_row_lstm(lstm):
-            # (k//2 + 1) taps of the 1 x k mask-B kernel, as one matrix.
-            w["input"] = _split(lstm.input_to_state)[1]
-            w["bias"] = bias
-        else:
-            # The 1x1 kernel's columns [group][direction][gate][unit] reordered
-            # to [direction][group][gate][unit]: left stream, then right stream.
-            matrix = _matrix(lstm.input_to_state)[0]
-            rows, g = matrix.shape[0], lstm.color_groups
-            matrix = ops.reshape(matrix, (rows, g, 2, -1))
-            w["input"] = ops.concatenate(
-                [ops.reshape(matrix[:, :, d], (rows, -1)) for d in range(2)], axis=-1)
-            w["bias"] = ops.reshape(bias, (-1,))
-        layers.append(w)
-    return {
-        "input": _split(model.input_conv),
-        "layers": layers,
-        "output": [_matrix(conv) for conv in model.output_convs] + [_matrix(model.params_conv)],
-    }
-
-
-def _rnn_init_state(model, n, forced=None):
-    """Zero caches and row buffers (fixed sizes) and the image being generated."""
-    height, width, channels = model.image_shape
-    p = model.input_kernel_size // 2
-    u, f = model.hidden_units, 2 * model.hidden_units
-    zeros = lambda *shape: ops.zeros(shape, "float32")  # noqa: E731
-    layers = []
-    for lstm in model.lstm_layers:
-        if _is_row_lstm(lstm):
-            q = lstm.kernel_size // 2
-            layers.append({
-                "input_row": zeros(n, 1, width + q, f),  # layer input, row i (left pad q)
-                "h_above": zeros(n, 1, width, u),        # states of row i - 1
-                "c_above": zeros(n, 1, width, u),
-                "h_row": zeros(n, 1, width, u),          # states of row i
-                "c_row": zeros(n, 1, width, u),
-            })
-        else:
-            layers.append({
-                "h_above": zeros(n, 1, width, u),        # left stream, row i - 1
-                "h_row": zeros(n, 1, width + 1, u),      # left stream, row i (column 0: j = -1)
-                "c_row": zeros(n, 1, width + 1, u),
-                "z_right": zeros(n, 1, width, 4 * u),    # right stream input-to-state, row i
-                "h_right": zeros(n, 1, width, u),        # right stream, row i - 1
-            })
-    state = {
-        "image": zeros(n, height, width, channels),
-        "x": zeros(n, height + p, width + 2 * p, channels),
-        "x_row": zeros(n, 1, width + p, channels),
-        "layers": layers,
-    }
-    if forced is not None:
-        state["forced"] = ops.cast(ops.convert_to_tensor(forced), "float32")
-        state["params"] = zeros(n, height, width, model.num_params)
-    return state
-
-
-# Buffers the pixel loop modifies (the others are read-only during a row).
-_PIXEL_KEYS = {True: ("input_row", "h_row", "c_row"), False: ("h_row", "c_row", "z_right")}
-
-
-def _rnn_pixel(model, weights, state, loop, j, x_above, row_terms):
-    """Parameters ``(n, num_params)`` at pixel (i, j); updates the row buffers in ``loop``."""
-    p = model.input_kernel_size // 2
-    w_in = weights["input"]
-    h = ops.matmul(_window(loop["x_row"], j, p + 1), w_in[1]) + _column(x_above, j)
-    buffers = []
-    for lstm, w, fixed, buf, row_term in zip(model.lstm_layers, weights["layers"],
-                                              state["layers"], loop["layers"], row_terms):
-        u = lstm.units
-        buf = dict(buf)
-        if _is_row_lstm(lstm):
-            q = lstm.kernel_size // 2
-            buf["input_row"] = _put(buf["input_row"], j + q, h)
-            z = ops.matmul(_window(buf["input_row"], j, q + 1), w["input"]) + w["bias"]
-            out, c = lstm._cell(z + _column(row_term, j), _window(fixed["c_above"], j, 1))
-            buf["h_row"] = _put(buf["h_row"], j, out)
-            buf["c_row"] = _put(buf["c_row"], j, c)
-        else:
-            z = ops.matmul(h, w["input"]) + w["bias"]
-            buf["z_right"] = _put(buf["z_right"], j, z[:, 4 * u:])
-            neighbours = ops.concatenate(
-                [_window(fixed["h_above"], j, 1), _window(buf["h_row"], j, 1)], axis=-1)
-            left, c = lstm._cell(z[:, :4 * u] + ops.matmul(neighbours, w["recurrent"][0]),
-                                 _window(buf["c_row"], j, 1))
-            buf["h_row"] = _put(buf["h_row"], j + 1, left)
-            buf["c_row"] = _put(buf["c_row"], j + 1, c)
-            out = left + _window(fixed["h_right"], j, 1)  # right stream, shifted down a row
-        h = h + _dense(out, w["residual"])
-        buffers.append(buf)
-    h = ops.relu(h)
-    out0, out1, last = weights["output"]
-    h = ops.relu(_dense(h, out0))
-    h = ops.relu(_dense(h, out1))
-    return _dense(h, last), dict(loop, layers=buffers)
-
-
-def _right_stream_rows(model, weights, layers):
-    """Row i of the right-to-left stream of every Diagonal BiLSTM, once row i is finished.
-
-    ``R(i, j) = LSTM(z_R(i, j) + K_r [hR(i-1, j); hR(i, j+1)], cR(i, j+1))``,
-    a scan over the columns from ``W - 1`` down to 0. Returns the layers'
-    buffers with ``h_right`` replaced by row i.
-    """
-    width = model.image_shape[1]
-    which = [l for l, lstm in enumerate(model.lstm_layers) if not _is_row_lstm(lstm)]
-    if not which:
-        return layers
-    n = layers[which[0]]["h_right"].shape[0]
-    carry = []
-    for l in which:
-        u = model.lstm_layers[l].units
-        carry.append((ops.zeros((n, 1, width + 1, u), "float32"),
-                      ops.zeros((n, 1, width + 1, u), "float32")))
-
-    def column(s, carry):
-        j = width - 1 - s
-        new = []
-        for l, (h_new, c_new) in zip(which, carry):
-            lstm, w, buf = model.lstm_layers[l], weights["layers"][l], layers[l]
-            neighbours = ops.concatenate(
-                [_window(buf["h_right"], j, 1), _window(h_new, j + 1, 1)], axis=-1)
-            h, c = lstm._cell(_window(buf["z_right"], j, 1)
-                              + ops.matmul(neighbours, w["recurrent"][1]),
-                              _window(c_new, j + 1, 1))
-            new.append((_put(h_new, j, h), _put(c_new, j, c)))
-        return new
-
-    carry = ops.fori_loop(0, width, column, carry)
-    layers = list(layers)
-    for l, (h_new, _) in zip(which, carry):
-        layers[l] = dict(layers[l], h_right=h_new[:, :, :width])
-    return layers
-
-
-def _rnn_row_function(model, n, forced):
-    """``(weights, state, i, base_seed) -> state``: generates (or teacher-forces) row ``i``."""
-    width, channels = model.image_shape[1:]
-    groups = model.sampling_channel_groups
-    lik = model.likelihood
-    num_params = model.num_params
-    value_masks = np.stack([np.isin(np.arange(channels), g) for g in groups]).astype("float32")
-    per_value = num_params // channels
-    param_masks = np.stack([np.isin(np.arange(num_params) // per_value, g)
-                            for g in groups]).astype("float32")
-    p = model.input_kernel_size // 2
-
-    def row(weights, state, i, base):
-        z = sampling_lib._zero(i)
-        w_in = weights["input"]
-        x_above = sampling_lib._above(state["x"], i, w_in[0], w_in[2])
-        row_terms = []
-        for lstm, w, fixed in zip(model.lstm_layers, weights["layers"], state["layers"]):
-            if _is_row_lstm(lstm):  # K_ss (*) h[i - 1] for the whole row
-                row_terms.append(ops.conv(fixed["h_above"][:, 0], w["recurrent"], padding="same"))
-            else:
-                row_terms.append(None)
-        loop = {
-            "x_row": state["x_row"],
-            "row": ops.zeros((n, 1, width, channels), "float32"),
-            "layers": [{k: fixed[k] for k in _PIXEL_KEYS[_is_row_lstm(lstm)]}
-                       for lstm, fixed in zip(model.lstm_layers, state["layers"])],
-        }
-        if forced:
-            target = ops.slice(state["forced"], (z, i, z, z), (n, 1, width, channels))
-            loop["params"] = ops.zeros((n, 1, width, num_params), "float32")
-
-        def channel(j, g, loop):
-            """Draw (or read) the values of channel group ``g`` of pixel (i, j)."""
-            params, loop = _rnn_pixel(model, weights, state, loop, j, x_above, row_terms)
-            if forced:
-                values = _window(target, j, 1)
-                old = _window(loop["params"], j, 1)
-                mask = ops.take(param_masks, g, axis=0)
-                loop = dict(loop, params=_put(loop["params"], j, old + mask * (params - old)))
-            else:
-                t = (i * width + j) * len(groups) + g
-                values = lik.sample(ops.reshape(params, (n, 1, 1, -1)),
-                                    seed=sampling_lib._step_seed(base, t))
-                values = ops.reshape(ops.cast(values, "float32"), (n, channels))
-            old = _window(loop["row"], j, 1)
-            new = old + ops.take(value_masks, g, axis=0) * (values - old)
-            return dict(loop, row=_put(loop["row"], j, new),
-                        x_row=_put(loop["x_row"], j + p, model._network_input(new)))
-
-        def pixel(j, loop):
-            if len(groups) == 1:
-                return channel(j, ops.zeros_like(j), loop)
-            # A loop over the channel groups (not unrolled: a third of the
-            # graph to compile for RGB).
-            return ops.fori_loop(0, len(groups), lambda g, lp: channel(j, g, lp), loop)
-
-        loop = ops.fori_loop(0, width, pixel, loop)
-        # Row i is finished: it becomes the "above" row of every cache.
-        layers = []
-        for lstm, fixed, buf in zip(model.lstm_layers, state["layers"], loop["layers"]):
-            if _is_row_lstm(lstm):
-                layers.append(dict(fixed, input_row=buf["input_row"], h_row=buf["h_row"],
-                                   c_row=buf["c_row"], h_above=buf["h_row"],
-                                   c_above=buf["c_row"]))
-            else:
-                layers.append(dict(fixed, h_row=buf["h_row"], c_row=buf["c_row"],
-                                   z_right=buf["z_right"], h_above=buf["h_row"][:, :, 1:]))
-        layers = _right_stream_rows(model, weights, layers)
-        state = dict(
-            state,
-            image=ops.slice_update(state["image"], (z, i, z, z), loop["row"]),
-            x=sampling_lib._write_row(state["x"], i, p, loop["x_row"]),
-            x_row=loop["x_row"],
-            layers=layers,
-        )
-        if forced:
-            state["params"] = ops.slice_update(state["params"], (z, i, z, z), loop["params"])
-        return state
-
-    return row
-
-
-def _run_rnn_rows(model, n, seed, verbose, forced=None):
-    return sampling_lib._run_row_loop(
-        model, lambda: _rnn_row_function(model, n, forced is not None), (n, forced is not None),
-        _rnn_weights(model), _rnn_init_state(model, n, forced), sampling_lib._base_seed(model, seed),
-        verbose)
-
-
 def cached_sample(model, n, seed=None, verbose=1):
-    """Draw ``n`` images from a :class:`PixelRNN` with the cached (fast) sampler.
-
-    Each new pixel evaluates every layer at that pixel only: the mask-A input
-    convolution from a cache of the finished rows and a one-row buffer; the
-    Row LSTM from a one-row buffer of its input and the previous row's
-    ``(h, c)`` (its state-to-state convolution computed once per row); the
-    Diagonal BiLSTM's left-to-right stream from its above and left
-    neighbours, and its right-to-left stream (which the layer shifts down a
-    row) from one right-to-left scan per finished row. The whole image is
-    one XLA-compiled loop. Same int seed, same images as
-    ``keras_genmodels.sampling.naive_sample``: both draw step ``t`` with the
-    seed ``[seed, t]``, and the parameters agree to float rounding.
-
-    Args:
-        model: a ``keras_genmodels.models.PixelRNN`` (either kind).
-        n: int, number of images.
-        seed: int or None (a seed drawn from ``model.seed_generator``).
-        verbose: 0 (silent) or 1 (a ``keras.utils.Progbar`` over the rows).
-
-    Returns:
-        NumPy ``float32`` array ``(n, H, W, C)``.
-
-    Memory: the zero-padded image ``(n, H + p, W + 2p, C)`` and, per layer, a
-    few one-row buffers ``(n, W, units)``, allocated once; nothing grows with
-    the number of pixels generated.
+    """Deprecated alias of ``keras_genmodels.samplers.cached_sample`` (one release).
 
     Example:
 
-    >>> import numpy as np
+    >>> import warnings
     >>> from keras_genmodels.models import PixelRNN
     >>> from keras_genmodels.models.pixel_rnn import cached_sample
-    >>> model = PixelRNN((4, 4, 1), kind="diagonal_bilstm", hidden_units=4, num_layers=1)
-    >>> images = cached_sample(model, 2, seed=0, verbose=0)
-    >>> images.shape, bool(np.isin(images, [0.0, 1.0]).all())
-    ((2, 4, 4, 1), True)
-
-    References:
-        Ramachandran et al., "Fast Generation for Convolutional
-        Autoregressive Models", ICLR 2017 workshop (the caching idea);
-        van den Oord et al., "Pixel Recurrent Neural Networks", ICML 2016.
+    >>> model = PixelRNN((3, 3, 1), hidden_units=2, num_layers=1)
+    >>> with warnings.catch_warnings(record=True):
+    ...     cached_sample(model, 2, seed=0, verbose=0).shape
+    (2, 3, 3, 1)
     """
+    _deprecated("cached_sample")
     _common.check_int("n", n)
-    state = _run_rnn_rows(model, n, seed, verbose)
-    return ops.convert_to_numpy(state["image"]).astype("float32")
+    return samplers.cached_sample(model, n, seed=seed, verbose=verbose)
 
 
 def cached_params(model, x):
-    """The conditionals' parameters of ``x`` computed by the cached sampler's recursion.
-
-    Teacher forcing through the same per-pixel computation as
-    :func:`cached_sample` (values read from ``x`` instead of sampled). It
-    equals ``model(x)`` up to float rounding; the tests use it to check the
-    caches independently of the random draws.
-
-    Args:
-        model: a ``PixelRNN``.
-        x: images ``(n, H, W, C)`` in the data's units (binary, or integers
-            for ``"categorical"``).
-
-    Returns:
-        NumPy ``float32`` array ``(n, H, W, num_params)``.
-
-    Raises:
-        ValueError: when ``x`` does not have the shape ``(n,) + image_shape``.
+    """Deprecated alias of ``keras_genmodels.samplers.cached_params`` (one release).
 
     Example:
 
+    >>> import warnings
     >>> import numpy as np
-    >>> import keras
     >>> from keras_genmodels.models import PixelRNN
     >>> from keras_genmodels.models.pixel_rnn import cached_params
-    >>> model = PixelRNN((4, 4, 1), kind="row_lstm", hidden_units=4, num_layers=1)
-    >>> x = (np.random.rand(2, 4, 4, 1) < 0.5).astype("float32")
-    >>> params = cached_params(model, x)
-    >>> params.shape, bool(np.allclose(params, keras.ops.convert_to_numpy(model(x)), atol=1e-5))
-    ((2, 4, 4, 1), True)
+    >>> model = PixelRNN((3, 3, 1), hidden_units=2, num_layers=1)
+    >>> with warnings.catch_warnings(record=True):
+    ...     cached_params(model, np.zeros((2, 3, 3, 1), "float32")).shape
+    (2, 3, 3, 1)
     """
-    x = np.asarray(x, "float32")
-    if x.ndim != 4 or tuple(x.shape[1:]) != tuple(model.image_shape) or x.shape[0] < 1:
-        raise ValueError(
-            f"cached_params expects images of shape (n,) + {tuple(model.image_shape)}. "
-            f"Received: shape={x.shape}"
-        )
-    state = _run_rnn_rows(model, x.shape[0], 0, 0, forced=x)
-    return ops.convert_to_numpy(state["params"])
+    _deprecated("cached_params")
+    return samplers.cached_params(model, x)
+
+
+def _deprecated(name):
+    warnings.warn(
+        f"keras_genmodels.models.pixel_rnn.{name} is deprecated; use "
+        f"keras_genmodels.samplers.{name}.", DeprecationWarning, stacklevel=3)

@@ -8,7 +8,7 @@ import pytest
 
 from keras_genmodels import likelihoods
 from keras_genmodels import models
-from keras_genmodels.models import pixel_rnn as pixel_rnn_lib
+from keras_genmodels import samplers
 
 # (kind, channels, extra constructor arguments): Row LSTM with wider kernels
 # (two image rows above in the input convolution, a 1x5 Row LSTM), both kinds
@@ -60,14 +60,14 @@ def test_teacher_forced_recursion_reproduces_the_network(name):
     model = build(name)
     x = images(model, 2)
     expected = keras.ops.convert_to_numpy(model(x))
-    np.testing.assert_allclose(pixel_rnn_lib.cached_params(model, x), expected,
+    np.testing.assert_allclose(samplers.cached_params(model, x), expected,
                                rtol=1e-4, atol=1e-4)
     # The parameters depend on the data (else the check would be vacuous).
     assert np.abs(expected[0] - expected[1]).max() > 0.1
     # New weights: the same compiled function reads them (weights are arguments).
     randomize(model, seed=3)
     try:
-        np.testing.assert_allclose(pixel_rnn_lib.cached_params(model, x),
+        np.testing.assert_allclose(samplers.cached_params(model, x),
                                    keras.ops.convert_to_numpy(model(x)), rtol=1e-4, atol=1e-4)
     finally:
         randomize(model)
@@ -105,4 +105,4 @@ def test_bad_arguments_raise_value_errors():
     with pytest.raises(ValueError, match="n must be"):
         model.sample(0, verbose=0)
     with pytest.raises(ValueError, match="shape"):
-        pixel_rnn_lib.cached_params(model, np.zeros((2, 2, 3, 1), "float32"))
+        samplers.cached_params(model, np.zeros((2, 2, 3, 1), "float32"))
