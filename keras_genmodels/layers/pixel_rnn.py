@@ -7,14 +7,7 @@ in raster order (the input-to-state convolution uses a PixelCNN mask
 ``"B"``). Put a mask-``"A"`` convolution in front (as ``models.PixelRNN``
 does) and the output at ``(i, j)`` depends on earlier pixels only.
 
-The skew / unskew helpers turn the diagonals of an image into columns, so
-that a recurrence along image diagonals becomes a loop over columns:
-
-    skew:   row i is shifted right by i,    (H, W) -> (H, W + H - 1)
-    unskew: the inverse,                    (H, W + H - 1) -> (H, W)
-
-Both are a pad and two reshapes (no gather), hence cheap and differentiable
-on every backend.
+The skew / unskew helpers live in :mod:`keras_genmodels.layers.skew`.
 """
 
 import keras
@@ -23,94 +16,11 @@ from keras import ops
 from keras_genmodels._api import register
 from keras_genmodels._validate import check_int
 from keras_genmodels.layers.masked_conv import MaskedConv2D
+from keras_genmodels.layers.skew import skew
+from keras_genmodels.layers.skew import static_height_width
+from keras_genmodels.layers.skew import unskew
 
-
-def _static_hw(x, what):
-    shape = tuple(x.shape)
-    if len(shape) != 4:
-        raise ValueError(
-            f"{what} expects a 4D tensor (batch, height, width, channels). "
-            f"Received: shape={shape}"
-        )
-    if shape[1] is None or shape[2] is None:
-        raise ValueError(
-            f"{what} needs a static height and width. Received: shape={shape}"
-        )
-    return int(shape[1]), int(shape[2])
-
-
-def skew(x):
-    """Shift row ``i`` of ``x`` right by ``i`` (zero fill): ``(B, H, W, C) -> (B, H, W+H-1, C)``.
-
-    Pixel ``(i, j)`` lands at ``(i, i + j)``, so column ``k`` of the result
-    holds the diagonal ``{(i, k - i)}`` of the input, read top to bottom, and
-    the left and upper neighbours of every pixel of that diagonal lie in
-    column ``k - 1``.
-
-    Args:
-        x: 4D tensor ``(batch, height, width, channels)`` with static height
-            and width.
-
-    Returns:
-        The skewed tensor ``(batch, height, width + height - 1, channels)``.
-
-    Example:
-
-    >>> import numpy as np
-    >>> import keras
-    >>> from keras_genmodels.layers import skew
-    >>> x = np.arange(4.0, dtype="float32").reshape(1, 2, 2, 1)   # [[0, 1], [2, 3]]
-    >>> keras.ops.convert_to_numpy(skew(x))[0, ..., 0]
-    array([[0., 1., 0.],
-           [0., 2., 3.]], dtype=float32)
-    """
-    h, w = _static_hw(x, "skew")
-    c = x.shape[-1]
-    # Pad every row with H zeros: row i starts at flat index i * (W + H).
-    x = ops.pad(x, [[0, 0], [0, 0], [0, h], [0, 0]])
-    x = ops.reshape(x, (-1, h * (w + h), c))
-    # Dropping the last H entries and re-reading rows of width W + H - 1 makes
-    # row i start i entries earlier, i.e. behind i zeros of the previous row.
-    x = x[:, : h * (w + h - 1)]
-    return ops.reshape(x, (-1, h, w + h - 1, c))
-
-
-def unskew(x, width=None):
-    """Inverse of :func:`skew`: ``(B, H, W+H-1, C) -> (B, H, W, C)``.
-
-    Args:
-        x: 4D skewed tensor with static height and width.
-        width: int, the unskewed width ``W``; default ``x.shape[2] - H + 1``.
-
-    Returns:
-        ``(batch, height, width, channels)`` with ``out[:, i, j] = x[:, i, i + j]``.
-
-    Raises:
-        ValueError: when ``width`` does not match the skewed width.
-
-    Example:
-
-    >>> import numpy as np
-    >>> import keras
-    >>> from keras_genmodels.layers import skew, unskew
-    >>> x = np.random.rand(2, 3, 4, 5).astype("float32")
-    >>> tuple(skew(x).shape), tuple(unskew(skew(x)).shape)
-    ((2, 3, 6, 5), (2, 3, 4, 5))
-    >>> bool(np.array_equal(keras.ops.convert_to_numpy(unskew(skew(x))), x))
-    True
-    """
-    h, ws = _static_hw(x, "unskew")
-    w = ws - h + 1 if width is None else int(width)
-    if w < 1 or ws != w + h - 1:
-        raise ValueError(
-            f"unskew expects width + height - 1 columns. Received: shape={tuple(x.shape)}, "
-            f"width={width}"
-        )
-    c = x.shape[-1]
-    x = ops.reshape(x, (-1, h * ws, c))
-    x = ops.pad(x, [[0, 0], [0, h], [0, 0]])
-    x = ops.reshape(x, (-1, h, w + h, c))
-    return x[:, :, :w]
+__all__ = ["DiagonalBiLSTM", "RowLSTM", "skew", "unskew"]
 
 
 def _check_units(units, color_groups, name):
@@ -345,7 +255,7 @@ class RowLSTM(_PixelLSTMBase):
         self._add_bias()
 
     def call(self, inputs):
-        height, _ = _static_hw(inputs, "RowLSTM")
+        height, _ = static_height_width(inputs, "RowLSTM")
         z_in = self.input_to_state(inputs) + ops.cast(self.bias, inputs.dtype)
         kernel = ops.cast(self.recurrent_kernel, inputs.dtype)
         u = self.units
@@ -513,7 +423,7 @@ class DiagonalBiLSTM(_PixelLSTMBase):
         return [ops.reshape(z[..., d, :], (b, h, w, 4 * self.units)) for d in range(2)]
 
     def call(self, inputs):
-        height, width = _static_hw(inputs, "DiagonalBiLSTM")
+        height, width = static_height_width(inputs, "DiagonalBiLSTM")
         u = self.units
         bias = ops.cast(self.bias, inputs.dtype)
         left, right = self._split_directions(self.input_to_state(inputs))
