@@ -20,7 +20,9 @@ Configurations: ``binary`` (28x28x1, Bernoulli) and ``rgb256`` (32x32x3,
 a 256-way softmax per channel, R -> G -> B; the filter count is rounded up
 to a multiple of 6, i.e. 66, for the colour groups); ``row_lstm`` and
 ``diagonal_bilstm``: a default-size ``PixelRNN`` on 28x28x1 binary images
-(cached and naive only).
+(cached and naive only); ``nade`` (500 hidden), ``made32`` (784-500-784,
+32 masks) and ``markov`` (order 28) at their preset sizes (cached and naive
+only).
 
 The naive, cached and keras.io timings are measured in this process as the
 median of ``--repeats`` runs (compilation excluded: a warm-up call for
@@ -59,9 +61,14 @@ CONFIGS = {
     # PixelRNN at its default size (cached and naive only).
     "row_lstm": dict(image_shape=(28, 28, 1), likelihood="bernoulli", rnn=True),
     "diagonal_bilstm": dict(image_shape=(28, 28, 1), likelihood="bernoulli", rnn=True),
+    # The flat models at their preset sizes (cached and naive only).
+    "nade": dict(image_shape=(28, 28, 1), likelihood="bernoulli", flat=True),
+    "made32": dict(image_shape=(28, 28, 1), likelihood="bernoulli", flat=True),
+    "markov": dict(image_shape=(28, 28, 1), likelihood="bernoulli", flat=True),
 }
 QUICK_SHAPES = {"binary": (6, 6, 1), "rgb256": (4, 4, 3), "row_lstm": (5, 5, 1),
-                "diagonal_bilstm": (5, 5, 1)}
+                "diagonal_bilstm": (5, 5, 1), "nade": (4, 4, 1), "made32": (4, 4, 1),
+                "markov": (4, 4, 1)}
 PIXELCNN_ONLY = ("keras_io", "tfp")
 METHODS = ("cached", "naive", "keras_io", "tfp")
 
@@ -110,6 +117,12 @@ def build_model(args, config):
     shape = image_shape(args, config)
     if CONFIGS[config].get("rnn"):
         return models.PixelRNN(shape, kind=config, likelihood=CONFIGS[config]["likelihood"], seed=0)
+    if config == "nade":
+        return models.NADE(shape, hidden_units=500, seed=0)
+    if config == "made32":
+        return models.MADE(shape, hidden_units=(500,), num_masks=32, mask_seed=0, seed=0)
+    if config == "markov":
+        return models.MarkovAR(shape, order=min(28, shape[0] * shape[1] - 1), seed=0)
     filters = args.filters
     if shape[-1] > 1:
         filters = -(-filters // (2 * shape[-1])) * 2 * shape[-1]
@@ -230,7 +243,8 @@ def main(argv=None):
     for config in args.configs:
         results[config] = {}
         for method in args.methods:
-            if CONFIGS[config].get("rnn") and method in PIXELCNN_ONLY:
+            if (CONFIGS[config].get("rnn") or CONFIGS[config].get("flat")) and (
+                    method in PIXELCNN_ONLY):
                 continue
             if method == "tfp":
                 # Slow to build and run: a child process with a time limit (its
