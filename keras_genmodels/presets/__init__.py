@@ -147,6 +147,44 @@ def check_log_probs(model):
     return np.asarray(ops.convert_to_numpy(values), dtype="float64")
 
 
+def check_values(model):
+    """The deterministic values a preset's metadata records to check its weights on load.
+
+    Explicit-density and VAE-type models: :func:`check_log_probs`. GAN-type
+    models (a ``generator`` and a ``discriminator``): the discriminator's
+    logits of the 8 check images (scaled to ``[-1, 1]``) followed by the mean
+    of the generator's image for 8 fixed latent vectors (NumPy's
+    ``default_rng(0)`` normal draws), 16 numbers in all.
+
+    Args:
+        model: a model trained on 28x28 MNIST.
+
+    Returns:
+        NumPy ``float64`` array.
+
+    Example:
+
+    >>> from keras_genmodels.models import GAN, dcgan_discriminator, dcgan_generator
+    >>> from keras_genmodels.presets import check_values
+    >>> gan = GAN(dcgan_generator((28, 28, 1), 8, base_filters=4),
+    ...           dcgan_discriminator((28, 28, 1), base_filters=4), latent_dim=8)
+    >>> check_values(gan).shape
+    (16,)
+    """
+    from keras import ops
+
+    from keras_genmodels.datasets import load_binarized_mnist_small
+
+    if not (hasattr(model, "generator") and hasattr(model, "discriminator")):
+        return check_log_probs(model)
+    x = load_binarized_mnist_small("valid")[::CHECK_STRIDE] * 2.0 - 1.0
+    logits = ops.reshape(model.discriminator(x, training=False), (len(x), -1))[:, 0]
+    z = np.random.default_rng(0).normal(size=(len(x), model.latent_dim)).astype("float32")
+    images = ops.reshape(model.generator(z, training=False), (len(x), -1))
+    values = ops.concatenate([logits, ops.mean(images, axis=-1)], axis=0)
+    return np.asarray(ops.convert_to_numpy(values), dtype="float64")
+
+
 def _weight_float16(path):
     """Rewrite a ``.weights.h5`` file with its float32/float64 arrays stored as float16."""
     import h5py
