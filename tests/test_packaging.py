@@ -58,7 +58,8 @@ def test_wheel_contents(wheel):
                      "keras_genmodels/datasets.py", "keras_genmodels/callbacks.py"):
         assert required in names, required
     # every module of the package and of ./kernels (installed as keras_genmodels.kernels)
-    expected = _source_files("keras_genmodels", "keras_genmodels/", (".py", ".npz", ".json", ".h5"))
+    expected = _source_files("keras_genmodels", "keras_genmodels/",
+                             (".py", ".npz", ".json", ".h5", ".keras"))
     expected |= _source_files("kernels", "keras_genmodels/kernels/")
     missing = sorted(expected - names)
     assert not missing, f"files missing from the wheel: {missing}"

@@ -103,16 +103,7 @@ class _PixelLSTMBase(keras.layers.Layer):
         )
 
     def _check_input(self, input_shape):
-        if len(input_shape) != 4:
-            raise ValueError(
-                f"{type(self).__name__} expects 4D inputs (batch, height, width, channels). "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
-        if input_shape[1] is None or input_shape[2] is None:
-            raise ValueError(
-                f"{type(self).__name__} needs a static height and width (it loops over "
-                f"rows / diagonals). Received: input_shape={tuple(input_shape)}"
-            )
+        static_height_width(input_shape, type(self).__name__)
         if input_shape[-1] is None or input_shape[-1] % self.color_groups:
             raise ValueError(
                 f"{type(self).__name__}: the input channels must be known and divisible by "

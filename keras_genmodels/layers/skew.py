@@ -14,7 +14,7 @@ from keras import ops
 
 
 def static_height_width(x, what):
-    """``(height, width)`` of a 4D tensor as ints, or a ``ValueError`` naming ``what``.
+    """``(height, width)`` of a 4D tensor (or shape) as ints, or a ``ValueError`` naming ``what``.
 
     Example:
 
@@ -23,7 +23,7 @@ def static_height_width(x, what):
     >>> static_height_width(np.zeros((2, 3, 4, 1)), "skew")
     (3, 4)
     """
-    shape = tuple(x.shape)
+    shape = tuple(getattr(x, "shape", x))
     if len(shape) != 4:
         raise ValueError(
             f"{what} expects a 4D tensor (batch, height, width, channels). "
@@ -31,7 +31,8 @@ def static_height_width(x, what):
         )
     if shape[1] is None or shape[2] is None:
         raise ValueError(
-            f"{what} needs a static height and width. Received: shape={shape}"
+            f"{what} needs a static height and width (it loops over rows / diagonals). "
+            f"Received: shape={shape}"
         )
     return int(shape[1]), int(shape[2])
 

@@ -256,6 +256,10 @@ class DensityModel(PresetMixin, SavesSeedState, SingleLossModel, keras.Model):
             return shape + (1,)
         return (self.num_dims, 1, 1)
 
+    def raster_index(self, i, j):
+        """The generation step of raster position ``(i, j)``: ``i * cols + j`` (the value's index)."""
+        return i * self.raster_shape[1] + j
+
     def to_raster(self, t):
         """Values (or one parameter per value) in the layout of ``call`` -> ``(n, rows, cols, C)``."""
         return ops.reshape(t, (ops.shape(t)[0],) + tuple(self.raster_shape[:2]) + (-1,))

@@ -322,7 +322,7 @@ class MADE(DensityModel):
         return dict(cache, pre=cache["pre"] + first * weights["hidden"][0][1]), None
 
     def _input_at(self, weights, i, j):
-        return ops.take(weights["order"], i * self.raster_shape[1] + j)
+        return ops.take(weights["order"], self.raster_index(i, j))
 
     def call_with_cache(self, weights, cache, context, i, j):
         """The logit ``(n, 1)`` of the next input in the mask set's order."""

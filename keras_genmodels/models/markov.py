@@ -142,12 +142,9 @@ class MarkovAR(DensityModel):
         del condition  # unconditional
         return cache, None
 
-    def _value_index(self, i, j):
-        return i * self.raster_shape[1] + j
-
     def call_with_cache(self, weights, cache, context, i, j):
         """The logit ``(n, 1)`` of the next value."""
-        d = self._value_index(i, j)
+        d = self.raster_index(i, j)
         logit = ops.take(weights["b"], d) + ops.zeros((cache["x"].shape[0],), "float32")
         if self.order:
             z = ops.zeros_like(d)
@@ -157,7 +154,7 @@ class MarkovAR(DensityModel):
         return logit[:, None], cache
 
     def cache_write(self, weights, cache, context, i, j, values):
-        d = self._value_index(i, j)
+        d = self.raster_index(i, j)
         z = ops.zeros_like(d)
         return {"x": ops.slice_update(cache["x"], (z, d + self.order), values)}
 

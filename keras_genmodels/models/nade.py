@@ -208,17 +208,14 @@ class NADE(DensityModel):
         first = ops.cast(ops.equal(i, 0), "float32")
         return {"a": cache["a"] + first * weights["c"]}, None
 
-    def _value_index(self, i, j):
-        return i * self.raster_shape[1] + j
-
     def call_with_cache(self, weights, cache, context, i, j):
         """The logit ``(n, 1)`` of the next value: ``act(a) V[d] + b[d]``."""
-        d = self._value_index(i, j)
+        d = self.raster_index(i, j)
         logit = ops.matmul(self.activation(cache["a"]), ops.take(weights["V"], d, axis=0))
         return (logit + ops.take(weights["b"], d))[:, None], cache
 
     def cache_write(self, weights, cache, context, i, j, values):
-        d = self._value_index(i, j)
+        d = self.raster_index(i, j)
         return {"a": cache["a"] + values * ops.take(weights["W"], d, axis=0)[None]}
 
     def cache_row_end(self, weights, cache, context, i):
