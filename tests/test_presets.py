@@ -43,6 +43,19 @@ def _trained(name):
     return model, x, y
 
 
+@pytest.fixture(scope="module")
+def trained():
+    """``trained(name)``: ``_trained(name)``, built once per module (the tests only read it)."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = _trained(name)
+        return cache[name]
+
+    return get
+
+
 def _without_compile(config):
     if isinstance(config, dict):
         return {k: _without_compile(v) for k, v in config.items() if k != "compile_config"}
@@ -59,8 +72,8 @@ def _same_weights(a, b, atol=0.0):
 
 
 @pytest.mark.parametrize("name", CLASS_CASES)
-def test_preset_round_trip(name, tmp_path):
-    model, x, y = _trained(name)
+def test_preset_round_trip(name, tmp_path, trained):
+    model, x, y = trained(name)
     meta = model.save_to_preset(str(tmp_path / "p"), metadata={"description": "tiny"})
     assert meta["class_name"] == type(model).__name__
     assert meta["description"] == "tiny"
@@ -92,8 +105,8 @@ def test_preset_round_trip(name, tmp_path):
     _same_weights(restored, again)
 
 
-def test_base_class_loads_subclass_preset_and_other_class_refuses(tmp_path):
-    model, _, _ = _trained("gated_pixel_cnn")
+def test_base_class_loads_subclass_preset_and_other_class_refuses(tmp_path, trained):
+    model, _, _ = trained("gated_pixel_cnn")
     model.save_to_preset(str(tmp_path))
     assert isinstance(models.PixelCNN.from_preset(str(tmp_path)), models.GatedPixelCNN)
     with pytest.raises(ValueError, match="is a GatedPixelCNN, not a NADE"):
@@ -129,8 +142,8 @@ def test_float16_storage(tmp_path):
         model.save_to_preset(str(tmp_path / "bad"), dtype="bfloat16")
 
 
-def test_sha256_mismatch_is_a_clear_error(tmp_path):
-    model, _, _ = _trained("made")
+def test_sha256_mismatch_is_a_clear_error(tmp_path, trained):
+    model, _, _ = trained("made")
     model.save_to_preset(str(tmp_path))
     path = tmp_path / presets.WEIGHTS_FILE
     data = bytearray(path.read_bytes())

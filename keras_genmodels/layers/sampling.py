@@ -11,8 +11,7 @@ import keras
 from keras import ops
 
 from keras_genmodels._api import register
-
-_SEED_STATE_KEY = "seed_generator_state"
+from keras_genmodels._seed_state import SavesSeedState
 
 
 def reparameterize(mean, log_var, seed=None, num_samples=None):
@@ -59,14 +58,16 @@ def reparameterize(mean, log_var, seed=None, num_samples=None):
 
 
 @register
-class Sampling(keras.layers.Layer):
+class Sampling(SavesSeedState, keras.layers.Layer):
     """Draws ``z = mean + exp(0.5 * log_var) * eps`` with ``eps ~ N(0, I)`` (:func:`reparameterize`).
 
     The noise comes from the layer's own ``keras.random.SeedGenerator``, so
     a layer built with the same ``seed`` produces the same sequence of draws,
     and gradients flow to ``mean`` and ``log_var`` (the reparameterisation
-    trick). The generator's state is saved in ``.keras`` files, so a
-    reloaded layer continues the same sequence of draws.
+    trick). The generator's state is saved in ``.keras`` files
+    (:class:`keras_genmodels._seed_state.SavesSeedState`; files without it
+    still load, starting from ``seed``), so a reloaded layer continues the
+    same sequence of draws.
 
     Args:
         seed: int or None, seed of the layer's ``SeedGenerator``.
@@ -126,19 +127,6 @@ class Sampling(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         self._check(input_shape)
         return tuple(input_shape[0])
-
-    # The seed generator's state is not a layer variable, so Keras would not
-    # save it: store it too, so a reloaded layer continues the same stream of
-    # draws (and files without it still load, starting from ``seed``).
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        store[_SEED_STATE_KEY] = self.seed_generator.state
-
-    def load_own_variables(self, store):
-        keys = list(store.keys())
-        if _SEED_STATE_KEY in keys:
-            self.seed_generator.state.assign(store[_SEED_STATE_KEY])
-        super().load_own_variables({k: store[k] for k in keys if k != _SEED_STATE_KEY})
 
     def get_config(self):
         config = super().get_config()

@@ -344,8 +344,10 @@ def inception_v3_feature_extractor(input_shape, weights="imagenet", image_size=2
     >>> extractor = inception_v3_feature_extractor((8, 8, 1), weights=None, image_size=75)
     >>> extractor.output_shape
     (None, 2048)
-    >>> extract_features(np.zeros((2, 8, 8, 1), "float32"), extractor).shape
-    (2, 2048)
+    >>> images = np.random.default_rng(0).uniform(size=(2, 8, 8, 1)).astype("float32")
+    >>> features = extract_features(images, extractor)
+    >>> features.shape, bool(np.isfinite(features).all())
+    ((2, 2048), True)
     """
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or input_shape[-1] not in (1, 3):

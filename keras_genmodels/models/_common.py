@@ -1,7 +1,9 @@
 """Helpers shared by the models: batch unpacking, weighted means, trackers, labels.
 
 ``check_int`` is :func:`keras_genmodels._validate.check_int` (defined there so
-that layers and kernels can use it too), re-exported for the models.
+that layers and kernels can use it too), re-exported for the models. Saving a
+``SeedGenerator``'s state with the weights is :mod:`keras_genmodels._seed_state`
+(shared with the ``Sampling`` layer).
 """
 
 import contextlib
@@ -253,42 +255,3 @@ class DataErrorsAsValueError:
     evaluate.__doc__ = keras.Model.evaluate.__doc__
     train_on_batch.__doc__ = keras.Model.train_on_batch.__doc__
     test_on_batch.__doc__ = keras.Model.test_on_batch.__doc__
-
-
-SEED_STATE_KEY = "seed_generator_state"
-
-
-class SavesSeedState:
-    """Mixin: ``model.seed_generator``'s state is saved with the weights and restored.
-
-    Keras does not save seed-generator states, so without it a reloaded model
-    would not continue the same stream of random draws.
-    """
-
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        save_seed_state(self.seed_generator, store)
-
-    def load_own_variables(self, store):
-        super().load_own_variables(load_seed_state(self.seed_generator, store))
-
-
-def save_seed_state(seed_generator, store):
-    """Store a ``SeedGenerator``'s state in a ``save_own_variables`` store.
-
-    Keras does not save seed-generator states; models call this from
-    ``save_own_variables`` so a reloaded model continues the same stream of
-    random draws.
-    """
-    store[SEED_STATE_KEY] = seed_generator.state
-
-
-def load_seed_state(seed_generator, store):
-    """Restore what :func:`save_seed_state` stored (if present).
-
-    Returns the store without that entry, for ``super().load_own_variables``.
-    """
-    keys = list(store.keys())
-    if SEED_STATE_KEY in keys:
-        seed_generator.state.assign(store[SEED_STATE_KEY])
-    return {k: store[k] for k in keys if k != SEED_STATE_KEY}

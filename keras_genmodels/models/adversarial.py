@@ -1,9 +1,9 @@
 """Base class of the models trained with several optimizers (GAN, AAE), and their shared checks."""
 
 import keras
-from keras import ops
 
 from keras_genmodels import _backend
+from keras_genmodels._seed_state import SavesSeedState
 from keras_genmodels.models import _common
 from keras_genmodels.presets import PresetMixin
 
@@ -62,7 +62,7 @@ class _OptimizerGroup(keras.optimizers.Optimizer):
         pass
 
 
-class AdversarialModel(PresetMixin, _common.DataErrorsAsValueError, keras.Model):
+class AdversarialModel(PresetMixin, _common.DataErrorsAsValueError, SavesSeedState, keras.Model):
     """Base of the models trained with several optimizers (GAN, AAE).
 
     Subclasses list their optimizers in ``optimizer_names`` and return the
@@ -78,7 +78,10 @@ class AdversarialModel(PresetMixin, _common.DataErrorsAsValueError, keras.Model)
     optimizer group on JAX that lets Keras' stateless JAX trainer carry every
     optimizer's state (see ``_OptimizerGroup``). Callbacks that adjust
     ``model.optimizer``, such as ``ReduceLROnPlateau``, do not apply; use
-    learning-rate schedules in the optimizers instead.
+    learning-rate schedules in the optimizers instead. The model's
+    ``seed_generator`` state is saved with the weights
+    (:class:`keras_genmodels._seed_state.SavesSeedState`), so a reloaded or
+    resumed model draws the same noise.
 
     Example (with :class:`~keras_genmodels.models.GAN`, a subclass):
 
@@ -180,27 +183,6 @@ class AdversarialModel(PresetMixin, _common.DataErrorsAsValueError, keras.Model)
         self._compile_kwargs = dict(kwargs)
         if self.built:
             self.build_optimizers()
-
-    # The model's SeedGenerator state is saved with the weights (Keras does not
-    # save seed states), so a reloaded or resumed model draws the same noise.
-    _SEED_KEY = _common.SEED_STATE_KEY
-
-    def save_own_variables(self, store):
-        super().save_own_variables(store)
-        store[self._SEED_KEY] = ops.convert_to_numpy(self.seed_generator.state)
-
-    def load_own_variables(self, store):
-        keys = [k for k in store.keys() if k != self._SEED_KEY]
-        own = self._trainable_variables + self._non_trainable_variables
-        if len(keys) != len(own):
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}' expected {len(own)} variables, but the "
-                f"file lists {len(keys)}."
-            )
-        for i, v in enumerate(own):
-            v.assign(store[str(i)])
-        if self._SEED_KEY in store.keys():
-            self.seed_generator.state.assign(store[self._SEED_KEY])
 
     def minimize(self, optimizer, loss_fn, variables):
         """``_backend.minimize``, or just ``loss_fn()`` when ``variables`` is empty (frozen network)."""

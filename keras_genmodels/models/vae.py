@@ -9,6 +9,7 @@ from keras import ops
 
 from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels._api import register
+from keras_genmodels._seed_state import SavesSeedState
 from keras_genmodels.layers import sampling as sampling_layer
 from keras_genmodels.layers.kl import standard_normal_kl
 from keras_genmodels.metrics import likelihood as likelihood_metrics
@@ -18,7 +19,7 @@ from keras_genmodels.presets import PresetMixin
 
 
 @register
-class VAE(PresetMixin, _common.SavesSeedState, SingleLossModel, keras.Model):
+class VAE(PresetMixin, SavesSeedState, SingleLossModel, keras.Model):
     """Variational autoencoder trained on the evidence lower bound.
 
     ``ELBO(x) = E_q(z|x)[log p(x|z)] - beta * KL(q(z|x) || N(0, I))`` with a
