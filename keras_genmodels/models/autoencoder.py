@@ -7,17 +7,12 @@ from keras import ops
 from keras_genmodels import _backend
 from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels._api import register
+from keras_genmodels.likelihoods.base import sum_non_batch
 from keras_genmodels.models import _common
 from keras_genmodels.models._trainer import SingleLossModel
 from keras_genmodels.presets import PresetMixin
 
 _SQUARED_ERROR = ("mse", "squared_error")
-
-
-def _sum_non_batch(values):
-    if len(values.shape) <= 1:
-        return values
-    return ops.sum(ops.reshape(values, (ops.shape(values)[0], -1)), axis=-1)
 
 
 @register
@@ -178,7 +173,7 @@ class Autoencoder(PresetMixin, SingleLossModel, keras.Model):
                 "With loss='mse' the decoder must output the shape of x. Received: "
                 f"x {tuple(x.shape)}, decoder output {tuple(out.shape)}"
             )
-        return _sum_non_batch(ops.square(x - ops.cast(out, x.dtype)))
+        return sum_non_batch(ops.square(x - ops.cast(out, x.dtype)))
 
     def prepare_batch(self, x, y):
         return self._prepare(x), y
