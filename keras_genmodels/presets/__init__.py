@@ -465,13 +465,18 @@ def sample_preset(cls, preset, path, num_samples=16, seed=0):
     samples = np.asarray(keras.ops.convert_to_numpy(model.sample(num_samples, seed=seed, **quiet)))
     t2 = time.time()
     side = int(round(np.sqrt(samples[0].size)))
+    # GAN generators draw images in [-1, 1] (tanh), the other models in [0, 1].
+    value_range = (-1.0, 1.0) if hasattr(model, "generator") else (0.0, 1.0)
     save_image_grid(samples.reshape(num_samples, side, side, 1), path,
-                    ncols=int(np.ceil(np.sqrt(num_samples))))
+                    ncols=int(np.ceil(np.sqrt(num_samples))), value_range=value_range)
     meta = _read_json(os.path.join(resolve_preset(preset, list_presets()), METADATA_FILE))
     out = {"preset": preset, "path": path, "load_seconds": round(t1 - t0, 2),
            "sample_seconds": round(t2 - t1, 2)}
-    out.update({k: meta[k] for k in ("valid_nll", "nll_estimator") if k in meta})
+    out.update({k: meta[k] for k in ("valid_nll", "nll_estimator", "frechet_distance")
+                if k in meta})
     print(f"{preset}: {num_samples} samples in {out['sample_seconds']} s -> {path}"
           + (f" (valid NLL {meta['valid_nll']} nats, {meta['nll_estimator']})"
-             if "valid_nll" in meta else ""))
+             if "valid_nll" in meta else "")
+          + (f" (Frechet distance {meta['frechet_distance']})" if "frechet_distance" in meta
+             else ""))
     return out
