@@ -150,7 +150,8 @@ def check_log_probs(model):
 def check_values(model):
     """The deterministic values a preset's metadata records to check its weights on load.
 
-    Explicit-density and VAE-type models: :func:`check_log_probs`. GAN-type
+    Explicit-density and VAE-type models: :func:`check_log_probs`. AAEs:
+    ``log p(x | z = encode(x))`` of the 8 check images. GAN-type
     models (a ``generator`` and a ``discriminator``): the discriminator's
     logits of the 8 check images (scaled to ``[-1, 1]``) followed by the mean
     of the generator's image for 8 fixed latent vectors (NumPy's
@@ -175,6 +176,10 @@ def check_values(model):
 
     from keras_genmodels.datasets import load_binarized_mnist_small
 
+    if hasattr(model, "prior_sample"):  # AAE: log p(x | z = encode(x)), deterministic
+        x = load_binarized_mnist_small("valid")[::CHECK_STRIDE]
+        values = model.likelihood.log_prob(x, model.decode(model.encode(x)))
+        return np.asarray(ops.convert_to_numpy(values), dtype="float64")
     if not (hasattr(model, "generator") and hasattr(model, "discriminator")):
         return check_log_probs(model)
     x = load_binarized_mnist_small("valid")[::CHECK_STRIDE] * 2.0 - 1.0
