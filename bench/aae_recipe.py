@@ -87,7 +87,9 @@ def build(seed):
     return aae
 
 
-def main(args, cpu_seconds):
+def main(args, cpu_seconds, data):
+    """Train (resumably), evaluate and write the ``aae_binarized_mnist`` preset; ``data`` is
+    ``train_preset.load_data(args)``."""
     import tensorflow as tf
 
     import gan_recipe
@@ -95,12 +97,7 @@ def main(args, cpu_seconds):
     run_dir = args.run_dir or os.path.join(HERE, "runs", "aae")
     os.makedirs(run_dir, exist_ok=True)
     cpu_start = cpu_seconds()
-    if args.quick:
-        train, valid, source = datasets.load_binarized_mnist_train_valid(None)
-    else:
-        train = datasets.load_binarized_mnist("train", path=args.data)
-        valid = datasets.load_binarized_mnist("valid", path=args.data)
-        source = args.data or os.environ.get(datasets.ENV_VAR) or "download"
+    train, valid, source = data
     keras.utils.set_random_seed(args.seed)
     aae = build(args.seed)
     aae(train[:2])

@@ -291,6 +291,15 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def load_data(args):
+    """``(train, valid, source name)``: the binarized MNIST splits (the shipped subset with ``--quick``)."""
+    if args.quick:
+        return datasets.load_binarized_mnist_train_valid(None)
+    train = datasets.load_binarized_mnist("train", path=args.data)
+    valid = datasets.load_binarized_mnist("valid", path=args.data)
+    return train, valid, args.data or os.environ.get(datasets.ENV_VAR) or "download"
+
+
 def evaluate_nll(model, recipe, x, k, seed):
     """Valid NLL per image (nats): exact, or importance-sampled with k samples."""
     if isinstance(model, models.VAE):
@@ -315,19 +324,14 @@ def main(argv=None):
         import aae_recipe
 
         args.batch_size = args.batch_size or 100
-        aae_recipe.main(args, _cpu_seconds)
+        aae_recipe.main(args, _cpu_seconds, load_data(args))
         return None
     args.batch_size = args.batch_size or 100
     recipe = RECIPES[args.model]
     run_dir = args.run_dir or os.path.join(HERE, "runs", args.model)
     os.makedirs(run_dir, exist_ok=True)
     keras.utils.set_random_seed(args.seed)
-    if args.quick:
-        train, valid, source = datasets.load_binarized_mnist_train_valid(None)
-    else:
-        train = datasets.load_binarized_mnist("train", path=args.data)
-        valid = datasets.load_binarized_mnist("valid", path=args.data)
-        source = args.data or os.environ.get(datasets.ENV_VAR) or "download"
+    train, valid, source = load_data(args)
     model = recipe["build"](args.seed)
     if not model.built:
         model(train[:2])
