@@ -45,7 +45,9 @@ def parse_args(argv=None):
     parser.add_argument("--out", default="out", help="output directory (default ./out)")
     parser.add_argument("--preset", default=None,
                         help="skip training: sample 16 images from this pretrained "
-                             "preset (keras_genmodels.models.VAE.presets) into --out")
+                             "preset (any of keras_genmodels.presets.list_presets(): "
+                             "vae_binarized_mnist, pixelcnn_binarized_mnist, dcgan_mnist, ...) "
+                             "into --out")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--latent-dim", type=int, default=32)
     parser.add_argument("--hidden", type=int, nargs="+", default=[500, 500],
@@ -71,9 +73,9 @@ def load_data(args):
 def main(argv=None):
     args = parse_args(argv)
     if args.preset:
-        from keras_genmodels import models as _models, presets as _presets
+        from keras_genmodels import presets as _presets
 
-        return _presets.sample_preset(_models.VAE, args.preset,
+        return _presets.sample_preset(None, args.preset,
                                       os.path.join(args.out, "preset_samples.png"))
     keras.utils.set_random_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)

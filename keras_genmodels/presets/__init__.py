@@ -436,7 +436,8 @@ def sample_preset(cls, preset, path, num_samples=16, seed=0):
     What the examples' ``--preset NAME`` does.
 
     Args:
-        cls: the model class (``keras_genmodels.models.NADE``, ...).
+        cls: the model class (``keras_genmodels.models.NADE``, ...), or None for the
+            class named in the preset's metadata.
         preset: str, a preset name or directory.
         path: str, the PNG file to write.
         num_samples: int.
@@ -464,6 +465,11 @@ def sample_preset(cls, preset, path, num_samples=16, seed=0):
     from keras_genmodels.callbacks import save_image_grid
 
     t0 = time.time()
+    if cls is None:  # the class the preset names
+        from keras_genmodels import models
+
+        cls = getattr(models, _read_json(os.path.join(
+            resolve_preset(preset, list_presets()), METADATA_FILE))["class_name"])
     model = cls.from_preset(preset)
     t1 = time.time()
     quiet = {"verbose": 0} if "verbose" in inspect.signature(model.sample).parameters else {}
