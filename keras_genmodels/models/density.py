@@ -288,11 +288,7 @@ class DensityModel(PresetMixin, SavesSeedState, SingleLossModel, keras.Model):
             ValueError: for a non-positive ``n``, a bad ``seed`` or an unknown ``method``.
         """
         _common.check_int("n", n)
-        if method not in samplers.METHODS:
-            raise ValueError(
-                f"Unknown sampling method. Expected one of {samplers.METHODS}. "
-                f"Received: method={method!r}"
-            )
+        samplers.check_method(method)
         sampler = samplers.cached_sample if method == "cached" else samplers.naive_sample
         return sampler(self, n, seed=seed, verbose=verbose, condition=condition)
 

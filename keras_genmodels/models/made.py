@@ -267,11 +267,7 @@ class MADE(DensityModel):
         True
         """
         _common.check_int("n", n)
-        if method not in samplers.METHODS:
-            raise ValueError(
-                f"Unknown sampling method. Expected one of {samplers.METHODS}. "
-                f"Received: method={method!r}"
-            )
+        samplers.check_method(method)
         seed = samplers.resolve_seed(self, seed)
         # The mask set of each sample, then one loop per set used (over all n
         # samples, so every loop has the same shapes: one compiled function).

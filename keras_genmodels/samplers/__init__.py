@@ -60,7 +60,23 @@ from keras_genmodels.samplers.seeds import step_seed
 
 METHODS = ("cached", "naive")
 
+
+def check_method(method):
+    """``method`` if it is one of :data:`METHODS`, else a ``ValueError`` naming the choices.
+
+    Example:
+
+    >>> from keras_genmodels.samplers import check_method
+    >>> check_method("naive")
+    'naive'
+    """
+    if method not in METHODS:
+        raise ValueError(
+            f"Unknown sampling method. Expected one of {METHODS}. Received: method={method!r}"
+        )
+    return method
+
 __all__ = [
-    "METHODS", "FunctionCache", "StepSeed", "base_seed", "buffers", "cached_params",
+    "METHODS", "FunctionCache", "check_method", "StepSeed", "base_seed", "buffers", "cached_params",
     "cached_sample", "compiled", "naive_sample", "resolve_seed", "run_rows", "step_seed",
 ]
