@@ -12,6 +12,10 @@ import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# compile(jit_compile="auto") would give some models an XLA step on TensorFlow:
+# seconds of compilation for each of the suite's hundreds of tiny models. The
+# XLA step has its own tests (tests/models/test_xla_step.py).
+os.environ.setdefault("KERAS_GENMODELS_AUTO_XLA", "0")
 if os.environ["KERAS_BACKEND"] == "jax":  # before Keras imports jax
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     # The tests compile thousands of tiny XLA programs (one per op and shape

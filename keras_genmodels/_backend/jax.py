@@ -350,3 +350,16 @@ def check_optimizer_strategy(model, optimizer, name="optimizer"):
 def compile_function(fn, jit_compile=False):
     """``jax.jit`` (always XLA)."""
     return jax.jit(fn)
+
+
+def step_compilation(model, jit_compile, xla_on_cpu):
+    """``(jit_compile for Keras' trainer, False)``: Keras compiles every JAX step with XLA.
+
+    (JAX's data checks are not graph assertions: they survive XLA.)
+    """
+    return jit_compile, False
+
+
+def xla_step(model, step):
+    """``step`` itself: Keras' trainer compiles the whole step on this backend."""
+    return step

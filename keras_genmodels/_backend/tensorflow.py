@@ -1,5 +1,7 @@
 """TensorFlow: gradient tapes, graph assertions, ``tf.function`` and ``tf.distribute``."""
 
+import os
+import warnings
 import weakref
 
 import keras
@@ -200,3 +202,56 @@ def compile_function(fn, jit_compile=False):
     return tf.function(fn, reduce_retracing=True, jit_compile=bool(jit_compile))
 
 
+# ``KERAS_GENMODELS_AUTO_XLA=0``: "auto" never picks the XLA step.
+AUTO_XLA_ENV = "KERAS_GENMODELS_AUTO_XLA"
+
+# The XLA function xla_step makes, kept on the model (outside Keras' attribute tracking).
+_XLA_STEP_ATTRIBUTE = "_keras_genmodels_xla_step"
+
+
+def _on_gpu():
+    return any(d.device_type != "CPU" for d in tf.config.list_physical_devices())
+
+
+def step_compilation(model, jit_compile, xla_on_cpu):
+    """``(jit_compile for Keras' trainer, whether the step's computation is an inner XLA function)``.
+
+    XLA drops graph assertions (``tf.debugging.Assert`` compiles to nothing),
+    so a step Keras compiles whole with ``jit_compile=True`` would skip the
+    data checks and train on a bad batch. The checks therefore stay in Keras'
+    plain ``tf.function`` and the rest of the step (forward, gradients,
+    optimizer, metrics) runs as an XLA function called after them
+    (:func:`xla_step`). ``jit_compile="auto"`` picks XLA on a GPU (as Keras'
+    own "auto" does) and on a CPU where ``xla_on_cpu`` (the model's measured
+    choice); never under a ``tf.distribute`` strategy or for a model with a
+    layer that sets ``supports_jit = False`` (as Keras), nor when the
+    environment variable ``KERAS_GENMODELS_AUTO_XLA=0`` (e.g. a test suite
+    of many tiny models, where XLA's compile time outweighs its speed).
+    """
+    model.__dict__.pop(_XLA_STEP_ATTRIBUTE, None)  # made afresh for the new optimizers
+    supported = all(layer.supports_jit for layer in model._flatten_layers())
+    if jit_compile == "auto":
+        if os.environ.get(AUTO_XLA_ENV, "1") == "0":
+            return False, False
+        jit_compile = (supported and not tf.distribute.has_strategy()
+                       and model._distribute_strategy is None
+                       and (xla_on_cpu or _on_gpu()))
+    elif jit_compile and not supported:
+        warnings.warn(f"{type(model).__name__} holds a layer XLA cannot compile on TensorFlow "
+                      "(supports_jit=False); proceeding with jit_compile=False.", stacklevel=3)
+        jit_compile = False
+    return False, bool(jit_compile)
+
+
+def xla_step(model, step):
+    """``step`` (the model's stateful training step) as an XLA function, made once per compile.
+
+    The optimizers' variables are created first, in the calling (non-XLA)
+    trace (``model.build_optimizers()``): XLA cannot create variables.
+    """
+    model.build_optimizers()
+    fn = model.__dict__.get(_XLA_STEP_ATTRIBUTE)
+    if fn is None:
+        fn = tf.function(step, jit_compile=True, reduce_retracing=True)
+        model.__dict__[_XLA_STEP_ATTRIBUTE] = fn
+    return fn

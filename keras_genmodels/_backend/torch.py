@@ -116,3 +116,13 @@ def compile_function(fn, jit_compile=False):
             return fn(*args, **kwargs)
 
     return run
+
+
+def step_compilation(model, jit_compile, xla_on_cpu):
+    """``(jit_compile for Keras' trainer, False)``: Keras' meaning (``torch.compile``), no XLA step."""
+    return jit_compile, False
+
+
+def xla_step(model, step):
+    """``step`` itself: Keras' trainer compiles the whole step on this backend."""
+    return step

@@ -74,6 +74,11 @@ class _PixelLSTMBase(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        # TensorFlow's XLA bridge cannot compile the gradient of the row /
+        # column while loop (its TensorList accumulators), so a TensorFlow
+        # model holding this layer keeps a plain tf.function step (Keras reads
+        # this flag; so do the models' XLA steps). JAX compiles it.
+        self.supports_jit = keras.backend.backend() != "tensorflow"
         _check_units(units, color_groups, type(self).__name__)
         self.units = units
         self.color_groups = color_groups

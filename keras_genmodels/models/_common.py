@@ -173,6 +173,36 @@ class DataErrorsAsValueError:
 
     _ignores_y = False
 
+    # Whether ``compile(jit_compile="auto")`` runs this model's training step
+    # through XLA on a TensorFlow CPU: set per model from the measurements of
+    # ``bench/train_throughput.py`` (XLA on and off in one process). On a GPU
+    # TensorFlow's "auto" always compiles; JAX always does (Keras); torch
+    # never (``torch.compile`` is opt-in, as in Keras).
+    xla_on_cpu = False
+
+    def _step_compilation(self, jit_compile):
+        """The ``jit_compile`` to pass to Keras' ``compile``; records the model's own choice.
+
+        On TensorFlow a compiled step keeps the data checks outside XLA (XLA
+        drops graph assertions) and runs the rest as an XLA function: see
+        ``_backend.step_compilation`` and :attr:`xla_step`.
+        """
+        if jit_compile not in ("auto", True, False):
+            raise ValueError("jit_compile must be 'auto', True or False. Received: "
+                             f"jit_compile={jit_compile!r}")
+        keras_jit, self._xla_step_on = _backend.step_compilation(self, jit_compile,
+                                                                 self.xla_on_cpu)
+        return keras_jit
+
+    @property
+    def xla_step(self):
+        """Whether ``compile`` chose an XLA-compiled training step run after the data checks (TensorFlow)."""
+        return bool(getattr(self, "_xla_step_on", False))
+
+    def _compiled_step(self, step):
+        """``step``, as an XLA function when :attr:`xla_step`."""
+        return _backend.xla_step(self, step) if self.xla_step else step
+
     def _keep_sample_weight(self, args, kwargs):
         if kwargs.get("sample_weight") is None:
             return args, kwargs

@@ -49,8 +49,35 @@ class SingleLossModel(_common.DataErrorsAsValueError):
         inputs, y = self.prepare_batch(x, y)
         return keras.utils.pack_x_y_sample_weight(inputs, y, sample_weight)
 
+    def compile(self, *args, jit_compile="auto", **kwargs):
+        """Keras' ``compile``; ``jit_compile="auto"`` picks the faster step for the backend and device.
+
+        On TensorFlow, ``jit_compile=True`` (or an "auto" that chooses XLA:
+        see ``xla_on_cpu``) compiles the step's computation with XLA *after*
+        the data checks, which stay outside XLA (XLA drops graph assertions,
+        so a whole-step XLA function would train on a bad batch);
+        ``model.xla_step`` tells what was chosen, ``xla_on_cpu`` (a class
+        attribute) what "auto" picks on a CPU. On JAX and torch
+        ``jit_compile`` is passed to Keras unchanged.
+        """
+        super().compile(*args, jit_compile=self._step_compilation(jit_compile), **kwargs)
+        if hasattr(self, "_compile_config"):  # a reloaded model chooses afresh
+            self._compile_config.config["jit_compile"] = jit_compile
+
+    def compile_from_config(self, config):
+        """Keras' ``compile_from_config`` (which skips models that override ``compile``)."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.build_optimizers()
+
+    def build_optimizers(self):
+        """Create the optimizer's slot variables (idempotent; an XLA step cannot create them)."""
+        if self.optimizer is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+
     def train_step(self, *args):
-        return _backend.checked_step(self, super().train_step, args, self._prepare_data)
+        return _backend.checked_step(self, self._compiled_step(super().train_step), args,
+                                     self._prepare_data)
 
     def test_step(self, *args):
         return _backend.checked_step(self, super().test_step, args, self._prepare_data)

@@ -114,7 +114,8 @@ class AdversarialModel(PresetMixin, _common.DataErrorsAsValueError, SavesSeedSta
     # validate a batch in ``_prepare_data``; a batch failing validation
     # changes nothing (``_backend.checked_step``).
     def train_step(self, *args):
-        return _backend.checked_step(self, self._stateful_train_step, args, self._prepare_data)
+        return _backend.checked_step(self, self._compiled_step(self._stateful_train_step), args,
+                                     self._prepare_data)
 
     def test_step(self, *args):
         return _backend.checked_step(self, self._stateful_test_step, args, self._prepare_data)
@@ -173,7 +174,9 @@ class AdversarialModel(PresetMixin, _common.DataErrorsAsValueError, SavesSeedSta
                     else keras.optimizers.LossScaleOptimizer(o)
                     for n, o in optimizers.items()
                 }
-        super().compile(optimizer=None, **kwargs)
+        jit_compile = kwargs.pop("jit_compile", "auto")
+        super().compile(optimizer=None, jit_compile=self._step_compilation(jit_compile), **kwargs)
+        kwargs["jit_compile"] = jit_compile
         for name, opt in optimizers.items():
             setattr(self, name, opt)
         if _backend.STATELESS_TRAINER:

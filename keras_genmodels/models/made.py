@@ -103,6 +103,10 @@ class MADE(DensityModel):
         Distribution Estimation", ICML 2015.
     """
 
+    # compile(jit_compile="auto") on a TensorFlow CPU: the XLA step (measured
+    # 1.33x the plain step; bench/train_throughput.py, one process).
+    xla_on_cpu = True
+
     def __init__(self, input_dim, hidden_units=(500,), num_masks=1, order="natural",
                  hidden_degrees="random", resample_connectivity=True,
                  direct_connections=False, activation="relu",

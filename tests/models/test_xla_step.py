@@ -1,0 +1,127 @@
+"""The XLA-compiled training step on TensorFlow: same updates, data checks kept, chosen by "auto".
+
+XLA drops graph assertions, so a step Keras compiled whole would train on a
+bad batch; the models keep their checks outside XLA and compile the rest
+(``_backend.step_compilation`` / ``xla_step``).
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from keras_genmodels import _backend
+from keras_genmodels import models
+from tests.models.test_data_errors import FAMILIES
+from tests.models.test_data_errors import _state
+
+pytestmark = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                                reason="the inner XLA step exists on TensorFlow only")
+
+
+def _compile(model, jit_compile):
+    names = getattr(model, "optimizer_names", ())
+    if names:
+        model.compile(jit_compile=jit_compile,
+                      **{n: keras.optimizers.Adam(1e-2) for n in names})
+    else:
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=jit_compile)
+
+
+def _fixed_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
+    """A deterministic stand-in for ``keras.random.normal``: TensorFlow's stateless
+    generators draw other numbers under XLA for the same seed."""
+    size = int(np.prod(shape))
+    values = np.sin(np.arange(1, size + 1, dtype="float32")).reshape(shape)
+    return keras.ops.convert_to_tensor(mean + stddev * values, dtype or "float32")
+
+
+@pytest.mark.parametrize("name", ["made", "pixel_cnn", "vae", "gan"])
+def test_xla_step_equals_the_plain_step(name, monkeypatch):
+    monkeypatch.setattr(keras.random, "normal", _fixed_normal)
+    make, good, _ = FAMILIES[name]
+    plain, xla = make(), make()
+    xla.set_weights(plain.get_weights())
+    for model, jit in ((plain, False), (xla, True)):
+        _compile(model, jit)
+        assert model.xla_step is jit
+        assert model.jit_compile is False  # Keras' own whole-step XLA stays off
+        model.fit(good, batch_size=4, epochs=2, verbose=0, shuffle=False)
+    for a, b in zip(_state(plain), _state(xla)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["nade", "pixel_cnn_8bit", "autoencoder", "aae"])
+def test_xla_step_keeps_the_data_checks(name):
+    make, good, _ = FAMILIES[name]
+    model = make()
+    _compile(model, True)
+    model.fit(good, batch_size=len(good), epochs=1, verbose=0)
+    before = _state(model)
+    bad = good.copy()
+    bad[3].flat[1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.fit(bad, batch_size=len(bad), epochs=1, verbose=0)
+    for a, b in zip(before, _state(model)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_layer_xla_cannot_compile_keeps_the_plain_step():
+    make, good, _ = FAMILIES["pixel_rnn"]
+    model = make()
+    with pytest.warns(UserWarning, match="supports_jit"):
+        _compile(model, True)
+    assert not model.xla_step
+    model.fit(good, batch_size=len(good), epochs=1, verbose=0)
+
+
+def test_auto_follows_the_models_measured_choice(monkeypatch):
+    monkeypatch.setenv("KERAS_GENMODELS_AUTO_XLA", "1")  # the suite sets 0 (conftest)
+    assert models.MADE.xla_on_cpu and models.GatedPixelCNN((2, 2, 1), num_layers=0).xla_on_cpu
+    assert models.PixelCNN((2, 2, 1), num_layers=0, gated=True).xla_on_cpu
+    assert not models.PixelCNN((2, 2, 1), num_layers=0).xla_on_cpu
+    assert not models.VAE.xla_on_cpu
+    model = models.MADE(6, hidden_units=(4,), seed=0)
+    monkeypatch.setattr(models.MADE, "xla_on_cpu", False)
+    model.compile(optimizer="adam")
+    assert model.xla_step is _backend._impl._on_gpu()
+    monkeypatch.setattr(models.MADE, "xla_on_cpu", True)
+    model.compile(optimizer="adam")
+    assert model.xla_step
+    model.compile(optimizer="adam", jit_compile=False)  # the user's choice wins
+    assert not model.xla_step
+    with pytest.raises(ValueError, match="jit_compile"):
+        model.compile(optimizer="adam", jit_compile="yes")
+    monkeypatch.setenv("KERAS_GENMODELS_AUTO_XLA", "0")
+    model.compile(optimizer="adam")
+    assert not model.xla_step
+    model.compile(optimizer="adam", jit_compile=True)  # the variable only affects "auto"
+    assert model.xla_step
+
+
+def test_compile_config_round_trip_keeps_the_request(tmp_path):
+    make, good, _ = FAMILIES["made"]
+    model = make()
+    _compile(model, True)
+    model.fit(good, batch_size=len(good), epochs=1, verbose=0)
+    path = str(tmp_path / "m.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert loaded.compiled and loaded.xla_step
+    assert loaded.get_compile_config()["jit_compile"] is True
+    loaded.fit(good, batch_size=len(good), epochs=1, verbose=0)
+
+
+def test_xla_step_under_mixed_bfloat16():
+    """bfloat16 compute: XLA and the plain step agree to bfloat16 precision (8 bits of mantissa)."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        make, good, _ = FAMILIES["made"]
+        plain, xla = make(), make()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    xla.set_weights(plain.get_weights())
+    for model, jit in ((plain, False), (xla, True)):
+        _compile(model, jit)
+        model.fit(good, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    for a, b in zip(plain.get_weights(), xla.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=2e-2, atol=2e-3)
