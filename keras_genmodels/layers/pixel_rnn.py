@@ -117,10 +117,12 @@ class _PixelLSTMBase(keras.layers.Layer):
 
     def _gates(self, z):
         """Split pre-activations laid out [group][gate][unit] into i, f, g, o (..., units)."""
-        lead = tuple(ops.shape(z)[:-1])
         g = self.color_groups
+        if g == 1:  # a split, not slices: see kernels.gated_activation
+            return ops.split(z, 4, axis=-1)
+        lead = tuple(ops.shape(z)[:-1])
         z = ops.reshape(z, lead + (g, 4, self.units // g))
-        return [ops.reshape(z[..., k, :], lead + (self.units,)) for k in range(4)]
+        return [ops.reshape(k, lead + (self.units,)) for k in ops.split(z, 4, axis=-2)]
 
     def cell(self, z, c):
         """One LSTM update from pre-activations ``z`` and the previous cell ``c``.
@@ -257,22 +259,19 @@ class RowLSTM(_PixelLSTMBase):
         u = self.units
 
         def step(state, z):
-            h, c = state[..., :u], state[..., u:]
-            h, c = self.cell(z + ops.conv(h, kernel, strides=1, padding="same"), c)
-            state = ops.concatenate([h, c], axis=-1)
-            return state, state
+            h, c = self.cell(z + ops.conv(state[0], kernel, strides=1, padding="same"), state[1])
+            return (h, c), (h, c)  # Keras' TensorFlow scan wants ys shaped like the carry
 
-        init = ops.zeros_like(z_in[:, 0, :, : 2 * u])
+        zeros = ops.zeros(ops.shape(z_in[:, 0, :, :u]), z_in.dtype)
+        init = (zeros, zeros)  # (h, c): no slicing of a packed state (see _gates)
         if self.unroll:
             state, rows = init, []
             for r in range(height):
                 state, _ = step(state, z_in[:, r])
-                rows.append(state)
-            states = ops.stack(rows, axis=1)
-        else:
-            _, states = ops.scan(step, init, ops.moveaxis(z_in, 1, 0))
-            states = ops.moveaxis(states, 0, 1)
-        return states[..., :u]
+                rows.append(state[0])
+            return ops.stack(rows, axis=1)
+        _, (hs, _) = ops.scan(step, init, ops.moveaxis(z_in, 1, 0))
+        return ops.moveaxis(hs, 0, 1)
 
     # ------------------------------------------------------ incremental step
     # The gates at (i, j) are K_is (*) x[i, j - k//2 .. j] + K_ss (*)
@@ -416,7 +415,7 @@ class DiagonalBiLSTM(_PixelLSTMBase):
         b, h, w = ops.shape(z)[0], z.shape[1], z.shape[2]
         g = self.color_groups
         z = ops.reshape(z, (b, h, w, g, 2, 4 * (self.units // g)))
-        return [ops.reshape(z[..., d, :], (b, h, w, 4 * self.units)) for d in range(2)]
+        return [ops.reshape(d, (b, h, w, 4 * self.units)) for d in ops.split(z, 2, axis=-2)]
 
     def call(self, inputs):
         height, width = static_height_width(inputs, "DiagonalBiLSTM")
@@ -430,25 +429,25 @@ class DiagonalBiLSTM(_PixelLSTMBase):
         kernel = ops.cast(self.recurrent_kernel, inputs.dtype)
 
         def step(state, z):
-            h, c = state[..., :u], state[..., u:]
+            h, c = state
             above = ops.pad(h[:, :-1], [[0, 0], [1, 0], [0, 0]])
             hh = ops.reshape(ops.concatenate([above, h], axis=-1), (2, -1, 2 * u))
             z_ss = ops.reshape(ops.matmul(hh, kernel), (-1, height, 4 * u))
             h, c = self.cell(z + z_ss, c)
-            state = ops.concatenate([h, c], axis=-1)
-            return state, state
+            return (h, c), (h, c)  # Keras' TensorFlow scan wants ys shaped like the carry
 
-        init = ops.zeros_like(z_in[:, :, 0, : 2 * u])
+        zeros = ops.zeros(ops.shape(z_in[:, :, 0, :u]), z_in.dtype)
+        init = (zeros, zeros)  # (h, c): no slicing of a packed state (see _gates)
         if self.unroll:
             state, cols = init, []
             for col in range(width + height - 1):
                 state, _ = step(state, z_in[:, :, col])
-                cols.append(state)
-            states = ops.stack(cols, axis=2)
+                cols.append(state[0])
+            hs = ops.stack(cols, axis=2)
         else:
-            _, states = ops.scan(step, init, ops.moveaxis(z_in, 2, 0))
-            states = ops.moveaxis(states, 0, 2)
-        out = unskew(states[..., :u], width)  # (2B, H, W, u)
+            _, (hs, _) = ops.scan(step, init, ops.moveaxis(z_in, 2, 0))
+            hs = ops.moveaxis(hs, 0, 2)
+        out = unskew(hs, width)  # (2B, H, W, u)
         left_out, right_out = ops.split(out, 2, axis=0)
         right_out = ops.flip(right_out, axis=2)
         # Shift the right-to-left stream down one row: (i, j) sees rows < i of it.

@@ -173,7 +173,7 @@ class AAE(AdversarialModel):
     """
 
     # compile(jit_compile="auto") on a TensorFlow CPU: the XLA step (measured
-    # 1.44x the plain step; bench/train_throughput.py, one process).
+    # 1.12-1.44x the plain step in two runs; bench/train_throughput.py, one process).
     xla_on_cpu = True
 
     optimizer_names = ("r_optimizer", "d_optimizer", "g_optimizer")

@@ -104,7 +104,7 @@ class MADE(DensityModel):
     """
 
     # compile(jit_compile="auto") on a TensorFlow CPU: the XLA step (measured
-    # 1.33x the plain step; bench/train_throughput.py, one process).
+    # 1.12-1.33x the plain step in two runs; bench/train_throughput.py, one process).
     xla_on_cpu = True
 
     def __init__(self, input_dim, hidden_units=(500,), num_masks=1, order="natural",

@@ -124,7 +124,7 @@ class NADE(DensityModel):
     """
 
     # compile(jit_compile="auto") on a TensorFlow CPU: the XLA step (measured
-    # 1.66x the plain step; bench/train_throughput.py, one process).
+    # 1.56-1.66x the plain step in two runs; bench/train_throughput.py, one process).
     xla_on_cpu = True
 
     def __init__(self, input_dim, hidden_units=500, activation="sigmoid",

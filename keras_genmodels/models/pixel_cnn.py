@@ -264,16 +264,6 @@ class PixelCNN(DensityModel):
         self.built = True
 
     # ----------------------------------------------------------------- network
-    @property
-    def xla_on_cpu(self):
-        """``compile(jit_compile="auto")`` on a TensorFlow CPU: the XLA step for the gated network only.
-
-        Measured with ``bench/train_throughput.py`` (plain and XLA steps in one
-        process): the gated network's XLA step 1.29x its plain step, the plain
-        PixelCNN's 0.56x.
-        """
-        return self.gated
-
     def _network_input(self, x):
         x = ops.cast(x, "float32")
         if isinstance(self.likelihood, likelihoods_lib.Bernoulli):

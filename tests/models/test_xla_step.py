@@ -76,10 +76,8 @@ def test_a_layer_xla_cannot_compile_keeps_the_plain_step():
 
 def test_auto_follows_the_models_measured_choice(monkeypatch):
     monkeypatch.setenv("KERAS_GENMODELS_AUTO_XLA", "1")  # the suite sets 0 (conftest)
-    assert models.MADE.xla_on_cpu and models.GatedPixelCNN((2, 2, 1), num_layers=0).xla_on_cpu
-    assert models.PixelCNN((2, 2, 1), num_layers=0, gated=True).xla_on_cpu
-    assert not models.PixelCNN((2, 2, 1), num_layers=0).xla_on_cpu
-    assert not models.VAE.xla_on_cpu
+    assert models.MADE.xla_on_cpu and models.NADE.xla_on_cpu and models.AAE.xla_on_cpu
+    assert not models.PixelCNN.xla_on_cpu and not models.VAE.xla_on_cpu
     model = models.MADE(6, hidden_units=(4,), seed=0)
     monkeypatch.setattr(models.MADE, "xla_on_cpu", False)
     model.compile(optimizer="adam")
