@@ -58,6 +58,8 @@ import time
 
 import numpy as np
 
+from nade_step import cpu_description  # the bench scripts' one CPU description
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # name -> (batch size, steps per timed fit, PyTorch reference names). Where there
@@ -77,21 +79,6 @@ MODELS = {
     "dcgan": (64, 10, ("dcgan",)),
 }
 DEFAULT_MODELS = [m for m in MODELS if m != "gated_pixelcnn_128"]
-
-
-def cpu_description():
-    """The CPU model and its AVX flags (from /proc/cpuinfo where there is one)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            text = f.read()
-    except OSError:
-        import platform
-        return platform.processor() or "unknown CPU"
-    model = next((line.split(":", 1)[1].strip() for line in text.splitlines()
-                  if line.startswith("model name")), "unknown CPU")
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
-                  if line.startswith("flags")), [])
-    return f"{model} ({' '.join(sorted(f for f in flags if f.startswith('avx')))})"
 
 
 def rss_mb():
