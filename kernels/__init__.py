@@ -8,3 +8,4 @@ from keras_genmodels.kernels.masked_conv import reference_masked_conv2d
 from keras_genmodels.kernels.masked_conv import tap_counts
 from keras_genmodels.kernels.masks import causal_mask
 from keras_genmodels.kernels.masks import check_mask_args
+from keras_genmodels.kernels.slicing import slice_axis

@@ -50,6 +50,7 @@ from keras import ops
 
 from keras_genmodels.kernels.masks import causal_mask
 from keras_genmodels.kernels.masks import check_mask_args
+from keras_genmodels.kernels.slicing import slice_axis
 
 __all__ = [
     "masked_conv2d",
@@ -274,7 +275,7 @@ def _fused_impl(x, kernel, bias, residual, *, mask_type, color_groups, activatio
     if ch > 0:
         # Rows above: drop the last dh rows, pad ch*dh zero rows on top, so a
         # "valid" (ch x kw) conv puts input row i - ch*dh + r*dh at output row i.
-        xt = x[:, :-dh] if dh > 0 else x
+        xt = slice_axis(x, 0, -dh, axis=1) if dh > 0 else x
         xt = ops.pad(xt, [[0, 0], [ch * dh, 0], [cw * dw, cw * dw], [0, 0]])
         h = ops.conv(xt, kernel[:ch], strides=1, padding="valid", dilation_rate=(dh, dw))
     if ncols > 0:
@@ -285,7 +286,7 @@ def _fused_impl(x, kernel, bias, residual, *, mask_type, color_groups, activatio
                 row_kernel = row_kernel * ops.cast(row_mask, row_kernel.dtype)
             xr = x
         else:
-            xr = x[:, :, :-dw]
+            xr = slice_axis(x, 0, -dw, axis=2)
         xr = ops.pad(xr, [[0, 0], [0, 0], [cw * dw, 0], [0, 0]])
         r = ops.conv(xr, row_kernel, strides=1, padding="valid", dilation_rate=(dh, dw))
         h = r if h is None else h + r

@@ -20,6 +20,7 @@ from keras_genmodels.kernels import conv_flops
 from keras_genmodels.kernels import gated_activation
 from keras_genmodels.kernels import masked_conv2d
 from keras_genmodels.kernels import reference_masked_conv2d
+from keras_genmodels.kernels import slice_axis
 from keras_genmodels.kernels import tap_counts
 from keras_genmodels.layers import MaskedConv2D
 from keras_genmodels.layers import causal_mask
@@ -340,3 +341,25 @@ def test_layer_mixed_precision_fused():
     assert layer.kernel.dtype == "float32"
     _assert_close(ops.convert_to_numpy(ops.cast(y, "float32")),
                   ops.convert_to_numpy(ops.cast(ref(x), "float32")), BF16_TOL)
+
+
+@pytest.mark.all_backends
+@pytest.mark.parametrize("axis,start,stop", [(1, 0, -1), (2, 1, None), (-1, 2, 5), (1, -3, -1),
+                                             (0, 0, 3), (2, 3, 3)])
+def test_slice_axis_equals_slicing_forward_and_gradient(axis, start, stop):
+    """``slice_axis`` (a split) == Python slicing, values and input gradients (the cotangent scatters back)."""
+    x = np.random.default_rng(0).standard_normal((3, 4, 6, 5)).astype("float32")
+    index = [slice(None)] * 4
+    index[axis] = slice(start, stop)
+    expected = x[tuple(index)]
+    cot = np.random.default_rng(1).standard_normal(expected.shape).astype("float32")
+    out, (grad,) = _grad.vjp(lambda t: slice_axis(t, start, stop, axis=axis), x, cotangent=cot)
+    np.testing.assert_array_equal(out, expected)
+    expected_grad = np.zeros_like(x)
+    expected_grad[tuple(index)] = cot
+    np.testing.assert_array_equal(grad, expected_grad)
+
+
+def test_slice_axis_needs_a_static_size():
+    with pytest.raises(ValueError, match="static size along axis 0"):
+        slice_axis(keras.KerasTensor((None, 3)), 0, 1, axis=0)

@@ -47,6 +47,7 @@ input_gradients = _impl.input_gradients
 compile_function = _impl.compile_function
 step_compilation = _impl.step_compilation
 xla_step = _impl.xla_step
+xla_update_step = _impl.xla_update_step
 keras_step = _impl.keras_step
 checked_step = _impl.checked_step
 strategy_scope = _impl.strategy_scope

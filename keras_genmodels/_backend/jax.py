@@ -353,13 +353,18 @@ def compile_function(fn, jit_compile=False):
 
 
 def step_compilation(model, jit_compile, xla_on_cpu):
-    """``(jit_compile for Keras' trainer, False)``: Keras compiles every JAX step with XLA.
+    """``(jit_compile for Keras' trainer, None)``: Keras compiles every JAX step with XLA.
 
     (JAX's data checks are not graph assertions: they survive XLA.)
     """
-    return jit_compile, False
+    return jit_compile, None
 
 
 def xla_step(model, step):
     """``step`` itself: Keras' trainer compiles the whole step on this backend."""
+    return step
+
+
+def xla_update_step(model, step, optimizers):
+    """``step`` itself (no XLA mode is chosen on this backend)."""
     return step

@@ -202,45 +202,60 @@ def compile_function(fn, jit_compile=False):
     return tf.function(fn, reduce_retracing=True, jit_compile=bool(jit_compile))
 
 
-# ``KERAS_GENMODELS_AUTO_XLA=0``: "auto" never picks the XLA step.
+# ``KERAS_GENMODELS_AUTO_XLA=0``: "auto" never picks an XLA step or update.
 AUTO_XLA_ENV = "KERAS_GENMODELS_AUTO_XLA"
 
-# The XLA function xla_step makes, kept on the model (outside Keras' attribute tracking).
+# What xla_step / xla_update_step make, kept on the model (outside Keras' attribute tracking).
 _XLA_STEP_ATTRIBUTE = "_keras_genmodels_xla_step"
-
+_XLA_UPDATE_ATTRIBUTE = "_keras_genmodels_xla_updates"
 
 def _on_gpu():
     return any(d.device_type != "CPU" for d in tf.config.list_physical_devices())
 
 
 def step_compilation(model, jit_compile, xla_on_cpu):
-    """``(jit_compile for Keras' trainer, whether the step's computation is an inner XLA function)``.
+    """``(jit_compile for Keras' trainer, the model's XLA mode: None, "step" or "update")``.
 
     XLA drops graph assertions (``tf.debugging.Assert`` compiles to nothing),
     so a step Keras compiles whole with ``jit_compile=True`` would skip the
     data checks and train on a bad batch. The checks therefore stay in Keras'
-    plain ``tf.function`` and the rest of the step (forward, gradients,
-    optimizer, metrics) runs as an XLA function called after them
-    (:func:`xla_step`). ``jit_compile="auto"`` picks XLA on a GPU (as Keras'
-    own "auto" does) and on a CPU where ``xla_on_cpu`` (the model's measured
-    choice); never under a ``tf.distribute`` strategy or for a model with a
-    layer that sets ``supports_jit = False`` (as Keras), nor when the
-    environment variable ``KERAS_GENMODELS_AUTO_XLA=0`` (e.g. a test suite
-    of many tiny models, where XLA's compile time outweighs its speed).
+    plain ``tf.function``, and XLA runs after them, in one of two ways:
+
+    - ``"step"``: the rest of the step (forward, gradients, optimizer,
+      metrics) is one XLA function (:func:`xla_step`);
+    - ``"update"``: forward and gradients stay in the plain graph (oneDNN's
+      GEMMs and convolutions, faster on a CPU than XLA's) and only each
+      optimizer's update — many small element-wise ops per variable, which
+      XLA fuses into a few loops — is an XLA function
+      (:func:`xla_update_step`).
+
+    ``jit_compile=True`` is ``"step"``, ``False`` neither. ``"auto"`` picks
+    ``"step"`` on a GPU (as Keras' own "auto" does) and ``xla_on_cpu`` (the
+    model's measured choice: ``True`` for "step", ``"update"`` or ``False``)
+    on a CPU; nothing under a ``tf.distribute`` strategy (its cross-replica
+    updates are not XLA-compilable) or for a model with a layer that sets
+    ``supports_jit = False`` (as Keras), nor when the environment variable
+    ``KERAS_GENMODELS_AUTO_XLA=0`` (e.g. a test suite of many tiny models,
+    where XLA's compile time outweighs its speed).
     """
     model.__dict__.pop(_XLA_STEP_ATTRIBUTE, None)  # made afresh for the new optimizers
+    model.__dict__.pop(_XLA_UPDATE_ATTRIBUTE, None)
     supported = all(layer.supports_jit for layer in model._flatten_layers())
     if jit_compile == "auto":
         if os.environ.get(AUTO_XLA_ENV, "1") == "0":
-            return False, False
-        jit_compile = (supported and not tf.distribute.has_strategy()
-                       and model._distribute_strategy is None
-                       and (xla_on_cpu or _on_gpu()))
-    elif jit_compile and not supported:
+            return False, None
+        if tf.distribute.has_strategy() or model._distribute_strategy is not None:
+            return False, None
+        if not supported:
+            return False, None
+        if _on_gpu():
+            return False, "step"
+        return False, {True: "step", "update": "update", False: None}[xla_on_cpu]
+    if jit_compile and not supported:
         warnings.warn(f"{type(model).__name__} holds a layer XLA cannot compile on TensorFlow "
                       "(supports_jit=False); proceeding with jit_compile=False.", stacklevel=3)
         jit_compile = False
-    return False, bool(jit_compile)
+    return False, "step" if jit_compile else None
 
 
 def xla_step(model, step):
@@ -255,3 +270,43 @@ def xla_step(model, step):
         fn = tf.function(step, jit_compile=True, reduce_retracing=True)
         model.__dict__[_XLA_STEP_ATTRIBUTE] = fn
     return fn
+
+
+def _xla_apply(optimizer, variables):
+    """``optimizer.apply(grads, variables)`` for fixed ``variables``, as an XLA function of ``grads``."""
+    return tf.function(lambda grads: optimizer.apply(grads, variables), jit_compile=True)
+
+
+def xla_update_step(model, step, optimizers):
+    """``step`` with every update of ``optimizers`` it makes run as an XLA function.
+
+    While ``step`` is traced, each optimizer's ``apply_gradients`` (what
+    Keras' trainer and :func:`minimize` call) is routed to an XLA function of
+    the gradients, one per optimizer and variable list, made once per
+    compile; outside the trace the optimizers are untouched. The update runs
+    under the step's data-check dependencies like the rest of the step, so a
+    failing batch still changes nothing.
+    """
+    model.build_optimizers()
+    functions = model.__dict__.setdefault(_XLA_UPDATE_ATTRIBUTE, {})
+
+    def routed(optimizer):
+        def apply_gradients(grads_and_vars):
+            grads, variables = zip(*grads_and_vars)
+            key = (id(optimizer),) + tuple(id(v) for v in variables)
+            if key not in functions:
+                functions[key] = _xla_apply(optimizer, list(variables))
+            functions[key](list(grads))
+            return optimizer.iterations
+        return apply_gradients
+
+    def run(*args):
+        for optimizer in optimizers:
+            optimizer.__dict__["apply_gradients"] = routed(optimizer)
+        try:
+            return step(*args)
+        finally:
+            for optimizer in optimizers:
+                optimizer.__dict__.pop("apply_gradients", None)
+
+    return run

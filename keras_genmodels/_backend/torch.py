@@ -119,10 +119,15 @@ def compile_function(fn, jit_compile=False):
 
 
 def step_compilation(model, jit_compile, xla_on_cpu):
-    """``(jit_compile for Keras' trainer, False)``: Keras' meaning (``torch.compile``), no XLA step."""
-    return jit_compile, False
+    """``(jit_compile for Keras' trainer, None)``: Keras' meaning (``torch.compile``), no XLA step."""
+    return jit_compile, None
 
 
 def xla_step(model, step):
     """``step`` itself: Keras' trainer compiles the whole step on this backend."""
+    return step
+
+
+def xla_update_step(model, step, optimizers):
+    """``step`` itself (no XLA mode is chosen on this backend)."""
     return step

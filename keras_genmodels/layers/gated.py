@@ -10,6 +10,7 @@ from keras_genmodels._api import register
 from keras_genmodels._validate import check_int
 from keras_genmodels.kernels.masked_conv import gated_activation
 from keras_genmodels.kernels.masks import check_mask_args
+from keras_genmodels.kernels.slicing import slice_axis
 from keras_genmodels.layers.masked_conv import MaskedConv2D
 
 
@@ -58,7 +59,7 @@ def down_shift(x):
     >>> keras.ops.convert_to_numpy(down_shift(x))[0, :, 0, 0].tolist()
     [0.0, 1.0, 2.0, 3.0]
     """
-    return ops.pad(x, ((0, 0), (1, 0), (0, 0), (0, 0)))[:, :-1]
+    return ops.pad(slice_axis(x, 0, -1, axis=1), ((0, 0), (1, 0), (0, 0), (0, 0)))
 
 
 @register

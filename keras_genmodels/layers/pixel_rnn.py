@@ -15,6 +15,7 @@ from keras import ops
 
 from keras_genmodels._api import register
 from keras_genmodels._validate import check_int
+from keras_genmodels.kernels.slicing import slice_axis
 from keras_genmodels.layers.masked_conv import MaskedConv2D
 from keras_genmodels.layers.skew import skew
 from keras_genmodels.layers.skew import static_height_width
@@ -430,13 +431,13 @@ class DiagonalBiLSTM(_PixelLSTMBase):
 
         def step(state, z):
             h, c = state
-            above = ops.pad(h[:, :-1], [[0, 0], [1, 0], [0, 0]])
+            above = ops.pad(slice_axis(h, 0, -1, axis=1), [[0, 0], [1, 0], [0, 0]])
             hh = ops.reshape(ops.concatenate([above, h], axis=-1), (2, -1, 2 * u))
             z_ss = ops.reshape(ops.matmul(hh, kernel), (-1, height, 4 * u))
             h, c = self.cell(z + z_ss, c)
             return (h, c), (h, c)  # Keras' TensorFlow scan wants ys shaped like the carry
 
-        zeros = ops.zeros(ops.shape(z_in[:, :, 0, :u]), z_in.dtype)
+        zeros = ops.zeros((ops.shape(z_in)[0], height, u), z_in.dtype)
         init = (zeros, zeros)  # (h, c): no slicing of a packed state (see _gates)
         if self.unroll:
             state, cols = init, []
@@ -451,7 +452,7 @@ class DiagonalBiLSTM(_PixelLSTMBase):
         left_out, right_out = ops.split(out, 2, axis=0)
         right_out = ops.flip(right_out, axis=2)
         # Shift the right-to-left stream down one row: (i, j) sees rows < i of it.
-        right_out = ops.pad(right_out[:, :-1], [[0, 0], [1, 0], [0, 0], [0, 0]])
+        right_out = ops.pad(slice_axis(right_out, 0, -1, axis=1), [[0, 0], [1, 0], [0, 0], [0, 0]])
         return left_out + right_out
 
     # ------------------------------------------------------ incremental step

@@ -12,6 +12,8 @@ on every backend.
 
 from keras import ops
 
+from keras_genmodels.kernels.slicing import slice_axis
+
 
 def static_height_width(x, what):
     """``(height, width)`` of a 4D tensor (or shape) as ints, or a ``ValueError`` naming ``what``.
@@ -69,7 +71,7 @@ def skew(x):
     x = ops.reshape(x, (-1, h * (w + h), c))
     # Dropping the last H entries and re-reading rows of width W + H - 1 makes
     # row i start i entries earlier, i.e. behind i zeros of the previous row.
-    x = x[:, : h * (w + h - 1)]
+    x = slice_axis(x, 0, h * (w + h - 1), axis=1)  # not x[:, :n]: see slice_axis
     return ops.reshape(x, (-1, h, w + h - 1, c))
 
 
@@ -108,4 +110,4 @@ def unskew(x, width=None):
     x = ops.reshape(x, (-1, h * ws, c))
     x = ops.pad(x, [[0, 0], [0, h], [0, 0]])
     x = ops.reshape(x, (-1, h, w + h, c))
-    return x[:, :, :w]
+    return slice_axis(x, 0, w, axis=2)

@@ -173,35 +173,52 @@ class DataErrorsAsValueError:
 
     _ignores_y = False
 
-    # Whether ``compile(jit_compile="auto")`` runs this model's training step
-    # through XLA on a TensorFlow CPU: set per model from the measurements of
-    # ``bench/train_throughput.py`` (XLA on and off in one process). On a GPU
-    # TensorFlow's "auto" always compiles; JAX always does (Keras); torch
-    # never (``torch.compile`` is opt-in, as in Keras).
+    # What ``compile(jit_compile="auto")`` compiles with XLA on a TensorFlow
+    # CPU: ``True`` the training step after its data checks, ``"update"`` only
+    # the optimizers' updates, ``False`` nothing; set per model from the
+    # measurements of ``bench/train_throughput.py`` (every choice in one
+    # process). On a GPU TensorFlow's "auto" compiles the step; JAX always
+    # does (Keras); torch never (``torch.compile`` is opt-in, as in Keras).
     xla_on_cpu = False
 
     def _step_compilation(self, jit_compile):
         """The ``jit_compile`` to pass to Keras' ``compile``; records the model's own choice.
 
         On TensorFlow a compiled step keeps the data checks outside XLA (XLA
-        drops graph assertions) and runs the rest as an XLA function: see
-        ``_backend.step_compilation`` and :attr:`xla_step`.
+        drops graph assertions) and runs the rest, or only the optimizer
+        updates, as XLA functions: see ``_backend.step_compilation``,
+        :attr:`xla_step` and :attr:`xla_update`.
         """
         if jit_compile not in ("auto", True, False):
             raise ValueError("jit_compile must be 'auto', True or False. Received: "
                              f"jit_compile={jit_compile!r}")
-        keras_jit, self._xla_step_on = _backend.step_compilation(self, jit_compile,
-                                                                 self.xla_on_cpu)
+        if self.xla_on_cpu not in (True, False, "update"):
+            raise ValueError(f"{type(self).__name__}.xla_on_cpu must be True, False or 'update'. "
+                             f"Received: xla_on_cpu={self.xla_on_cpu!r}")
+        keras_jit, self._xla_mode = _backend.step_compilation(self, jit_compile, self.xla_on_cpu)
         return keras_jit
 
     @property
     def xla_step(self):
         """Whether ``compile`` chose an XLA-compiled training step run after the data checks (TensorFlow)."""
-        return bool(getattr(self, "_xla_step_on", False))
+        return getattr(self, "_xla_mode", None) == "step"
+
+    @property
+    def xla_update(self):
+        """Whether ``compile`` chose XLA-compiled optimizer updates in a plain training step (TensorFlow)."""
+        return getattr(self, "_xla_mode", None) == "update"
+
+    def _step_optimizers(self):
+        """The optimizers the training step applies (``xla_update`` routes their updates)."""
+        return [self.optimizer] if self.optimizer is not None else []
 
     def _compiled_step(self, step):
-        """``step``, as an XLA function when :attr:`xla_step`."""
-        return _backend.xla_step(self, step) if self.xla_step else step
+        """``step``, as an XLA function (:attr:`xla_step`) or with XLA updates (:attr:`xla_update`)."""
+        if self.xla_step:
+            return _backend.xla_step(self, step)
+        if self.xla_update:
+            return _backend.xla_update_step(self, step, self._step_optimizers())
+        return step
 
     def _keep_sample_weight(self, args, kwargs):
         if kwargs.get("sample_weight") is None:

@@ -194,6 +194,9 @@ class AdversarialModel(PresetMixin, _common.DataErrorsAsValueError, SavesSeedSta
             return loss_fn()
         return _backend.minimize(optimizer, loss_fn, variables)
 
+    def _step_optimizers(self):
+        return [o for o in (getattr(self, n, None) for n in self.optimizer_names) if o is not None]
+
     def build_optimizers(self):
         """Create every optimizer's slot variables (idempotent)."""
         with _backend.strategy_scope(self):

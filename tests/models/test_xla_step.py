@@ -1,8 +1,9 @@
-"""The XLA-compiled training step on TensorFlow: same updates, data checks kept, chosen by "auto".
+"""XLA in the training step on TensorFlow: same updates, data checks kept, chosen by "auto".
 
 XLA drops graph assertions, so a step Keras compiled whole would train on a
 bad batch; the models keep their checks outside XLA and compile the rest
-(``_backend.step_compilation`` / ``xla_step``).
+(``_backend.step_compilation`` / ``xla_step``), or only the optimizer
+updates (``xla_update_step``).
 """
 
 import keras
@@ -72,6 +73,78 @@ def test_a_layer_xla_cannot_compile_keeps_the_plain_step():
         _compile(model, True)
     assert not model.xla_step
     model.fit(good, batch_size=len(good), epochs=1, verbose=0)
+
+
+def _update_mode(monkeypatch, model):
+    """Make "auto" choose XLA updates for ``model``'s class (on a CPU)."""
+    monkeypatch.setenv("KERAS_GENMODELS_AUTO_XLA", "1")  # the suite sets 0 (conftest)
+    monkeypatch.setattr(type(model), "xla_on_cpu", "update")
+    monkeypatch.setattr(_backend._impl, "_on_gpu", lambda: False)
+
+
+@pytest.mark.parametrize("name", ["pixel_cnn", "vae", "gan", "aae"])
+def test_xla_update_equals_the_plain_step(name, monkeypatch):
+    make, good, _ = FAMILIES[name]
+    plain, fused = make(), make()
+    fused.set_weights(plain.get_weights())
+    _compile(plain, False)
+    _update_mode(monkeypatch, fused)
+    _compile(fused, "auto")
+    assert fused.xla_update and not fused.xla_step and not plain.xla_update
+    for model in (plain, fused):  # the same random draws: only the update is XLA
+        model.fit(good, batch_size=4, epochs=2, verbose=0, shuffle=False)
+    iterations = [o.iterations.numpy() for o in fused._step_optimizers()]
+    assert iterations == [o.iterations.numpy() for o in plain._step_optimizers()]
+    assert min(iterations) > 0
+    for a, b in zip(_state(plain), _state(fused)):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    # one XLA function per optimizer, routed only while the step is traced
+    assert len(fused.__dict__["_keras_genmodels_xla_updates"]) == len(iterations)
+    assert all("apply_gradients" not in o.__dict__ for o in fused._step_optimizers())
+
+
+@pytest.mark.parametrize("name", ["nade", "autoencoder", "aae"])
+def test_xla_update_keeps_the_data_checks(name, monkeypatch):
+    make, good, _ = FAMILIES[name]
+    model = make()
+    _update_mode(monkeypatch, model)
+    _compile(model, "auto")
+    assert model.xla_update
+    model.fit(good, batch_size=len(good), epochs=1, verbose=0)
+    before = _state(model)
+    bad = good.copy()
+    bad[3].flat[1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.fit(bad, batch_size=len(bad), epochs=1, verbose=0)
+    for a, b in zip(before, _state(model)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_xla_update_under_loss_scaling(monkeypatch):
+    """mixed_float16: the LossScaleOptimizer's update (skip on overflow, rescale) runs in XLA too."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        make, good, _ = FAMILIES["vae"]
+        plain, fused = make(), make()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    fused.set_weights(plain.get_weights())
+    _compile(plain, False)
+    _update_mode(monkeypatch, fused)
+    _compile(fused, "auto")
+    assert isinstance(fused.optimizer, keras.optimizers.LossScaleOptimizer) and fused.xla_update
+    for model in (plain, fused):
+        model.fit(good, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    assert float(fused.optimizer.dynamic_scale) == float(plain.optimizer.dynamic_scale)
+    for a, b in zip(plain.get_weights(), fused.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
+
+
+def test_xla_on_cpu_must_be_a_known_choice(monkeypatch):
+    model = models.MADE(6, hidden_units=(4,), seed=0)
+    monkeypatch.setattr(models.MADE, "xla_on_cpu", "always")
+    with pytest.raises(ValueError, match="xla_on_cpu"):
+        model.compile(optimizer="adam")
 
 
 def test_auto_follows_the_models_measured_choice(monkeypatch):
