@@ -173,7 +173,8 @@ class AAE(AdversarialModel):
     """
 
     # compile(jit_compile="auto") on a TensorFlow CPU: the XLA step (measured
-    # 1.12-1.44x the plain step in two runs; bench/train_throughput.py, one process).
+    # 1.12-1.44x the plain step in three runs; XLA updates alone 1.01x the XLA
+    # step; bench/train_throughput.py, one process).
     xla_on_cpu = True
 
     optimizer_names = ("r_optimizer", "d_optimizer", "g_optimizer")
