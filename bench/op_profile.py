@@ -4,7 +4,8 @@ Trains one model of ``bench/train_throughput.py`` (same architecture, batch
 and compile choice) under TensorFlow's profiler, then reads the trace it
 writes (the ``XSpace`` protobuf in ``*.xplane.pb``) directly: every op the
 executor ran is an event on a ``tf_Compute`` line of the host plane, named
-``scope/.../op_name:OpType``. Prints the total time per op type and the
+``scope/.../op_name:OpType`` (an XLA function is one ``XlaExecutable``
+event; the runtime's nested ``Class::method`` events are left out). Prints the total time per op type and the
 slowest individual ops (their names shortened to the layer scope and op),
 as a share of the executor's busy time.
 
@@ -49,7 +50,9 @@ def op_times(xspace):
                 continue
             for event in line.events:
                 name = plane.event_metadata[event.metadata_id].name
-                if ":" in name and not name.startswith("ExecutorState"):
+                if name.startswith("CpuExecutable::"):  # an XLA function, as one op
+                    totals["xla/CpuExecutable:XlaExecutable"] += event.duration_ps
+                elif ":" in name and "::" not in name:  # not the runtime's (nested) C++ events
                     totals[name] += event.duration_ps
     return totals
 

@@ -209,6 +209,7 @@ AUTO_XLA_ENV = "KERAS_GENMODELS_AUTO_XLA"
 _XLA_STEP_ATTRIBUTE = "_keras_genmodels_xla_step"
 _XLA_UPDATE_ATTRIBUTE = "_keras_genmodels_xla_updates"
 
+
 def _on_gpu():
     return any(d.device_type != "CPU" for d in tf.config.list_physical_devices())
 

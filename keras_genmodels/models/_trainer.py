@@ -55,10 +55,12 @@ class SingleLossModel(_common.DataErrorsAsValueError):
         On TensorFlow, ``jit_compile=True`` (or an "auto" that chooses XLA:
         see ``xla_on_cpu``) compiles the step's computation with XLA *after*
         the data checks, which stay outside XLA (XLA drops graph assertions,
-        so a whole-step XLA function would train on a bad batch);
-        ``model.xla_step`` tells what was chosen, ``xla_on_cpu`` (a class
-        attribute) what "auto" picks on a CPU. On JAX and torch
-        ``jit_compile`` is passed to Keras unchanged.
+        so a whole-step XLA function would train on a bad batch); an "auto"
+        whose ``xla_on_cpu`` is ``"update"`` keeps the step plain and compiles
+        only the optimizer's update. ``model.xla_step`` / ``model.xla_update``
+        tell what was chosen, ``xla_on_cpu`` (a class attribute; set it on a
+        model before ``compile`` to change its choice) what "auto" picks on a
+        CPU. On JAX and torch ``jit_compile`` is passed to Keras unchanged.
         """
         super().compile(*args, jit_compile=self._step_compilation(jit_compile), **kwargs)
         if hasattr(self, "_compile_config"):  # a reloaded model chooses afresh
