@@ -36,12 +36,22 @@ def _fixed_normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     return keras.ops.convert_to_tensor(mean + stddev * values, dtype or "float32")
 
 
+def _twins(name, policy="float32"):
+    """Two models of the FAMILIES entry ``name`` with the same weights (built under ``policy``), and its data."""
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        make, good, _ = FAMILIES[name]
+        first, second = make(), make()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    second.set_weights(first.get_weights())
+    return first, second, good
+
+
 @pytest.mark.parametrize("name", ["made", "pixel_cnn", "vae", "gan"])
 def test_xla_step_equals_the_plain_step(name, monkeypatch):
     monkeypatch.setattr(keras.random, "normal", _fixed_normal)
-    make, good, _ = FAMILIES[name]
-    plain, xla = make(), make()
-    xla.set_weights(plain.get_weights())
+    plain, xla, good = _twins(name)
     for model, jit in ((plain, False), (xla, True)):
         _compile(model, jit)
         assert model.xla_step is jit
@@ -51,11 +61,18 @@ def test_xla_step_equals_the_plain_step(name, monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["nade", "pixel_cnn_8bit", "autoencoder", "aae"])
-def test_xla_step_keeps_the_data_checks(name):
+@pytest.mark.parametrize("name,mode", [("nade", "step"), ("pixel_cnn_8bit", "step"),
+                                       ("autoencoder", "step"), ("aae", "step"),
+                                       ("nade", "update"), ("autoencoder", "update"),
+                                       ("aae", "update")])
+def test_xla_keeps_the_data_checks(name, mode, monkeypatch):
+    """A NaN batch raises and changes nothing through the XLA step and through XLA updates."""
     make, good, _ = FAMILIES[name]
     model = make()
-    _compile(model, True)
+    if mode == "update":
+        _update_mode(monkeypatch, model)
+    _compile(model, True if mode == "step" else "auto")
+    assert model.xla_step is (mode == "step") and model.xla_update is (mode == "update")
     model.fit(good, batch_size=len(good), epochs=1, verbose=0)
     before = _state(model)
     bad = good.copy()
@@ -84,9 +101,7 @@ def _update_mode(monkeypatch, model):
 
 @pytest.mark.parametrize("name", ["pixel_cnn", "vae", "gan", "aae"])
 def test_xla_update_equals_the_plain_step(name, monkeypatch):
-    make, good, _ = FAMILIES[name]
-    plain, fused = make(), make()
-    fused.set_weights(plain.get_weights())
+    plain, fused, good = _twins(name)
     _compile(plain, False)
     _update_mode(monkeypatch, fused)
     _compile(fused, "auto")
@@ -103,32 +118,9 @@ def test_xla_update_equals_the_plain_step(name, monkeypatch):
     assert all("apply_gradients" not in o.__dict__ for o in fused._step_optimizers())
 
 
-@pytest.mark.parametrize("name", ["nade", "autoencoder", "aae"])
-def test_xla_update_keeps_the_data_checks(name, monkeypatch):
-    make, good, _ = FAMILIES[name]
-    model = make()
-    _update_mode(monkeypatch, model)
-    _compile(model, "auto")
-    assert model.xla_update
-    model.fit(good, batch_size=len(good), epochs=1, verbose=0)
-    before = _state(model)
-    bad = good.copy()
-    bad[3].flat[1] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        model.fit(bad, batch_size=len(bad), epochs=1, verbose=0)
-    for a, b in zip(before, _state(model)):
-        np.testing.assert_array_equal(a, b)
-
-
 def test_xla_update_under_loss_scaling(monkeypatch):
     """mixed_float16: the LossScaleOptimizer's update (skip on overflow, rescale) runs in XLA too."""
-    keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
-        make, good, _ = FAMILIES["vae"]
-        plain, fused = make(), make()
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    fused.set_weights(plain.get_weights())
+    plain, fused, good = _twins("vae", "mixed_float16")
     _compile(plain, False)
     _update_mode(monkeypatch, fused)
     _compile(fused, "auto")
@@ -185,13 +177,7 @@ def test_compile_config_round_trip_keeps_the_request(tmp_path):
 
 def test_xla_step_under_mixed_bfloat16():
     """bfloat16 compute: XLA and the plain step agree to bfloat16 precision (8 bits of mantissa)."""
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
-        make, good, _ = FAMILIES["made"]
-        plain, xla = make(), make()
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
-    xla.set_weights(plain.get_weights())
+    plain, xla, good = _twins("made", "mixed_bfloat16")
     for model, jit in ((plain, False), (xla, True)):
         _compile(model, jit)
         model.fit(good, batch_size=4, epochs=1, verbose=0, shuffle=False)
