@@ -1,18 +1,20 @@
-"""NADE training throughput: the blocked prefix sums vs the cumsum reference, in one process.
+"""NADE training throughput: the fused and blocked forms vs the cumsum reference, in one process.
 
 Trains ``models.NADE(784, hidden_units=500)`` (the paper's size) with Adam at
 batch 100 on binary 28x28 data (``--data``: a binarized-MNIST ``.npz`` with a
 ``train`` array; otherwise random binary images of the same shape) under
 ``model.fit``, once per ``implementation`` (``"cumsum"``: one ``(batch, D, H)``
 product and one cumulative sum; ``"blocked"``: block prefix sums plus one
-masked matrix product per block), round-robin over ``--repeats`` timed runs of
+masked matrix product per block; ``"fused"``: the same blocks, squashed and
+reduced one at a time, recomputed by the gradient; on TensorFlow also with
+the plain and the XLA step), round-robin over ``--repeats`` timed runs of
 ``--steps`` steps after a warm-up epoch. Prints a markdown table (images/s,
 ratio to the reference in the same run) with the backend and the CPU, and a
 JSON line. Run it on each backend to choose ``implementation="auto"``::
 
-    python bench/nade_step.py
-    KERAS_BACKEND=jax python bench/nade_step.py
-    KERAS_BACKEND=torch python bench/nade_step.py
+    taskset -c 1 python bench/nade_step.py --threads 1
+    KERAS_BACKEND=jax taskset -c 1 python bench/nade_step.py --threads 1
+    KERAS_BACKEND=torch taskset -c 1 python bench/nade_step.py --threads 1
 """
 
 import argparse
@@ -44,9 +46,22 @@ def main(argv=None):
     parser.add_argument("--hidden", type=int, default=500)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="TensorFlow / torch threads (default: all); pin the process "
+                             "(taskset) to as many cores")
     args = parser.parse_args(argv)
 
     import keras
+
+    if args.threads and keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+    elif args.threads and keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     from keras_genmodels import models
 
@@ -57,11 +72,15 @@ def main(argv=None):
     else:
         x = (np.random.default_rng(0).random((n, 784)) < 0.13).astype("float32")
     nets = {}
-    for impl in ("cumsum", "blocked"):
+    variants = [(impl, "auto") for impl in ("cumsum", "blocked", "fused")]
+    if keras.backend.backend() == "tensorflow":  # the step's compilation, for the auto choice
+        variants += [("fused", False), ("fused", True), ("blocked", False)]
+    for impl, jit_compile in variants:
         model = models.NADE(784, hidden_units=args.hidden, implementation=impl, seed=0)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
         model.fit(x, batch_size=args.batch_size, epochs=1, verbose=0)  # warm-up, compile
-        nets[impl] = model
+        step = {"auto": "", False: " (plain step)", True: " (XLA step)"}[jit_compile]
+        nets[impl + step] = model
     times = {impl: [] for impl in nets}
     for _ in range(args.repeats):
         for impl, model in nets.items():
@@ -69,7 +88,8 @@ def main(argv=None):
             model.fit(x, batch_size=args.batch_size, epochs=1, verbose=0, shuffle=False)
             times[impl].append(time.perf_counter() - start)
     rate = {impl: n / float(np.median(t)) for impl, t in times.items()}
-    print(f"backend {keras.backend.backend()}, {cpu_description()}, batch {args.batch_size}, "
+    print(f"backend {keras.backend.backend()}, {cpu_description()}, "
+          f"{args.threads or 'all'} thread(s), batch {args.batch_size}, "
           f"H {args.hidden}, {args.steps} steps x {args.repeats} repeats (median)\n")
     print("| implementation | images/s | vs cumsum |\n|---|---|---|")
     for impl, r in rate.items():

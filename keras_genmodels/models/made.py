@@ -103,9 +103,11 @@ class MADE(DensityModel):
         Distribution Estimation", ICML 2015.
     """
 
-    # compile(jit_compile="auto") on a TensorFlow CPU: the XLA step (measured
-    # 1.12-1.33x the plain step in two runs; bench/train_throughput.py, one process).
-    xla_on_cpu = True
+    # compile(jit_compile="auto") on a TensorFlow CPU: XLA-compiled optimizer
+    # updates in the plain step (bench/train_throughput.py, one process: on an
+    # AVX-512 CPU with oneDNN 1.39x the plain step, the XLA step 1.42x; on an
+    # AVX2 CPU 1.22x, the XLA step 0.97x).
+    xla_on_cpu = "update"
 
     def __init__(self, input_dim, hidden_units=(500,), num_masks=1, order="natural",
                  hidden_degrees="random", resample_connectivity=True,
