@@ -228,10 +228,10 @@ class NADE(DensityModel):
     """
 
     # compile(jit_compile="auto") on a TensorFlow CPU: XLA-compiled optimizer
-    # updates in the plain step. The fused path runs 2.3x faster as TensorFlow's
-    # own kernels than as one XLA function (its tiles' matrix products and
-    # elementwise passes; bench/train_throughput.py, one process: plain 220,
-    # XLA updates 246, XLA step 96 images/s on a 2-core AVX2 CPU).
+    # updates in the plain step. The fused path runs 2.1-2.3x faster as
+    # TensorFlow's own kernels than as one XLA function (bench/train_throughput.py,
+    # one process, two runs on a 2-core AVX2 CPU: plain 220 / 227, XLA updates
+    # 246 / 227, XLA step 96 / 110 images/s).
     xla_on_cpu = "update"
 
     def __init__(self, input_dim, hidden_units=500, activation="sigmoid",
