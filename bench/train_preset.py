@@ -22,10 +22,18 @@ the test split is not part of the data file):
 - ``nade``: NADE, 500 sigmoid hidden units, raster order (Uria, Côté,
   Gregor, Murray & Larochelle, "Neural Autoregressive Distribution
   Estimation", JMLR 2016, binarized-MNIST results table: 88.86).
-- ``made``: MADE, one hidden layer of 500 ReLU units, 32 connectivity masks
-  cycled during training and averaged at test time, raster order (Germain,
-  Gregor, Murray & Larochelle, "MADE", ICML 2015, table 6, one hidden layer,
-  32 masks: 88.04).
+- ``made``: MADE, one hidden layer of 2000 ReLU units with direct
+  input-to-output connections, 32 masks (a random order and random
+  connectivity each, the paper's "full" mask sampling) cycled during training
+  and averaged at test time (Germain, Gregor, Murray & Larochelle, "MADE",
+  ICML 2015, table 6, one hidden layer, 32 masks: 88.04). The authors'
+  published command for their MNIST rows used 8000 hidden units, Adagrad
+  (lr 0.01) and a direct connection; 2000 units keep the float16 preset at
+  7.5 MB and an epoch at ~40 s on one core. The direct connection matters
+  most: one epoch reached 125 nats valid with it and 153 without (2000 units,
+  raster order), 121 with random orders. Valid NLL each epoch on
+  ``valid[::5]`` (the 32-mask ensemble costs 32 passes), the final one on the
+  whole split.
 - ``vae``: VAE with one stochastic layer of 50 Gaussian units, encoder and
   decoder MLPs of two layers of 200 tanh units, Bernoulli decoder, k = 1
   (Burda, Grosse & Salakhutdinov, "Importance Weighted Autoencoders", ICLR
@@ -56,8 +64,7 @@ the test split is not part of the data file):
   first).
 
 Optimisation: Adam, batch 100 (the papers' batch size for these models);
-the explicit models use lr 1e-3 (MADE 3e-3, as its 32 masks slow learning)
-with the learning rate halved when the valid
+the explicit models use lr 1e-3 with the learning rate halved when the valid
 loss has not improved for ``patience // 2`` epochs (in place of the papers'
 RMSProp / plain SGD with manual decay: Adam reaches the same losses in fewer
 epochs on CPU). NADE's and MADE's output biases start at the logits of
@@ -128,12 +135,13 @@ RECIPES = {
         init_bias=_init_nade_bias,
         description="NADE, 500 sigmoid hidden units, raster order, statically binarized MNIST"),
     "made": dict(
-        preset="made_binarized_mnist", target=88.04, epochs=1000, patience=30, lr=3e-3,
+        preset="made_binarized_mnist", target=88.04, epochs=1000, patience=20, val_stride=5,
         init_bias=_init_made_bias,
-        build=lambda s: models.MADE((28, 28, 1), hidden_units=(500,), num_masks=32,
-                                    order="natural", mask_seed=s, seed=s),
-        description="MADE, 784-500-784 ReLU, 32 connectivity masks (ensemble log-prob), "
-                    "statically binarized MNIST"),
+        build=lambda s: models.MADE((28, 28, 1), hidden_units=(2000,), num_masks=32,
+                                    order="random", direct_connections=True, mask_seed=s,
+                                    seed=s),
+        description="MADE, 784-2000-784 ReLU with direct connections, 32 masks (random "
+                    "orders and connectivity; ensemble log-prob), statically binarized MNIST"),
     "vae": dict(
         preset="vae_binarized_mnist", target=88.71, epochs=3280, patience=100,
         schedule=_burda_schedule, k_eval=5000,
@@ -369,8 +377,10 @@ def main(argv=None):
             state,
             keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=True),
         ]
-        # --quick validates on valid[::eval_stride] too (a smoke test, not a measurement).
-        x_val = valid[:: args.eval_stride] if args.quick else valid
+        # --quick validates on valid[::eval_stride] too (a smoke test, not a measurement);
+        # a recipe's val_stride validates each epoch on a strided subset (never the
+        # first N images: the split may be ordered).
+        x_val = valid[:: args.eval_stride] if args.quick else valid[:: recipe.get("val_stride", 1)]
         model.fit(ds, epochs=epochs, steps_per_epoch=steps, validation_data=(x_val, x_val),
                   validation_batch_size=200, callbacks=callbacks, verbose=args.verbose)
         state.save()

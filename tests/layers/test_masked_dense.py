@@ -94,6 +94,32 @@ def test_mask_stack_and_mask_index():
         layer(x, mask_index=2)
 
 
+@pytest.mark.all_backends
+@pytest.mark.parametrize("strict", [False, True])
+def test_degree_stack_masks_at_a_tensor_index(strict):
+    # A degree-given stack computes each mask from its degrees in the graph:
+    # it must equal the NumPy mask of that index (and the explicit-mask layer).
+    rng = np.random.default_rng(1)
+    din = np.stack([rng.permutation(5) + 1 for _ in range(3)])
+    dout = rng.integers(1, 6, size=(3, 7))
+    layer = MaskedDense(7, input_degrees=din, output_degrees=dout, strict=strict, use_bias=False)
+    explicit = MaskedDense(7, mask=degree_mask(din, dout, strict), use_bias=False)
+    x = rng.normal(size=(4, 5)).astype("float32")
+    layer.build(x.shape)
+    explicit.build(x.shape)
+    explicit.kernel.assign(layer.kernel)
+    kernel = ops.convert_to_numpy(layer.kernel)
+    assert layer.num_masks == 3 and layer.mask.shape == (3, 5, 7)
+    for k in range(3):
+        want = degree_mask(din[k], dout[k], strict)
+        np.testing.assert_array_equal(layer.mask[k], want)
+        got = ops.convert_to_numpy(layer.masked_kernel(ops.convert_to_tensor(k, "int32")))
+        np.testing.assert_array_equal(got, kernel * want)
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(layer(x, mask_index=ops.convert_to_tensor(k))),
+            ops.convert_to_numpy(explicit(x, mask_index=ops.convert_to_tensor(k))), atol=1e-6)
+
+
 def test_errors():
     with pytest.raises(ValueError, match="either `mask` or both"):
         MaskedDense(3)
