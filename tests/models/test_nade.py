@@ -62,8 +62,7 @@ def test_fast_paths_match_the_cumsum_reference(dim, implementation):
 @pytest.mark.all_backends
 def test_implementation_choice():
     assert models.NADE(4).get_config()["implementation"] == "auto"
-    expected = "fused" if keras.backend.backend() == "tensorflow" else "blocked"
-    assert models.NADE(4)._implementation == expected
+    assert models.NADE(4)._implementation == "fused"
     # The fused gradient is the sigmoid's: another activation falls back / is refused.
     assert models.NADE(4, activation="tanh")._implementation == "blocked"
     with pytest.raises(ValueError, match="activation='sigmoid'"):
