@@ -349,22 +349,23 @@ class MaskedDense(keras_layers.Layer):
         """``kernel * mask`` for mask ``mask_index`` of the stack (default 0)."""
         if self.num_masks == 1 or mask_index is None:
             mask = self.mask_at(0)
-        elif isinstance(mask_index, (int, np.integer)):
-            if not 0 <= mask_index < self.num_masks:
+        else:
+            if isinstance(mask_index, (int, np.integer)) and not 0 <= mask_index < self.num_masks:
                 raise ValueError(
                     f"mask_index must be in [0, {self.num_masks}). Received: "
                     f"mask_index={mask_index}"
                 )
-            mask = self.mask_at(int(mask_index))
-        elif self._mask_stack is not None:
-            mask = ops.take(ops.convert_to_tensor(self._mask_stack), ops.cast(mask_index, "int32"),
-                            axis=0)
-        else:
             k = ops.cast(mask_index, "int32")
-            din = ops.take(ops.convert_to_tensor(self.input_degrees, "int32"), k, axis=0)
-            dout = ops.take(ops.convert_to_tensor(self.output_degrees, "int32"), k, axis=0)
-            compare = ops.greater if self.strict else ops.greater_equal
-            mask = compare(dout[None, :], din[:, None])
+            if self._mask_stack is not None:
+                mask = ops.take(ops.convert_to_tensor(self._mask_stack), k, axis=0)
+            else:
+                # From the degrees, in the graph: a NumPy mask per index would put
+                # K (in, units) constants into every graph that loops over the
+                # masks (MADE's ensemble log-prob: +5.7 GB for 32 masks of 784 x 2000).
+                din = ops.take(ops.convert_to_tensor(self.input_degrees, "int32"), k, axis=0)
+                dout = ops.take(ops.convert_to_tensor(self.output_degrees, "int32"), k, axis=0)
+                compare = ops.greater if self.strict else ops.greater_equal
+                mask = compare(dout[None, :], din[:, None])
         return self.kernel * ops.cast(mask, self.kernel.dtype)
 
     def call(self, inputs, mask_index=None):
