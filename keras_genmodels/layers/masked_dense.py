@@ -268,9 +268,7 @@ class MaskedDense(keras_layers.Layer):
             self.input_degrees, self.output_degrees = _check_degree_pair(input_degrees,
                                                                          output_degrees)
             self._explicit_mask = None
-            # A stack of masks is computed from its degrees in `masked_kernel`
-            # ((K, in) + (K, out) integers instead of a (K, in, units) float
-            # constant: 800 MB for 32 masks of a 784 x 8000 layer).
+            # A stack's masks are computed from these degrees (see `masked_kernel`).
             self._num_masks = 1 if self.input_degrees.ndim == 1 else self.input_degrees.shape[0]
             in_features = self.input_degrees.shape[-1]
             mask_units = self.output_degrees.shape[-1]
