@@ -26,7 +26,7 @@ import numpy as np
 
 
 def cpu_description():
-    """The CPU model and its AVX flags (from /proc/cpuinfo where there is one)."""
+    """The CPU model and its AVX / AMX flags (from /proc/cpuinfo where there is one)."""
     try:
         with open("/proc/cpuinfo") as f:
             text = f.read()
@@ -36,7 +36,7 @@ def cpu_description():
                   if line.startswith("model name")), "unknown CPU")
     flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
                   if line.startswith("flags")), [])
-    return f"{model} ({' '.join(sorted(f for f in flags if f.startswith('avx')))})"
+    return f"{model} ({' '.join(sorted(f for f in flags if f.startswith(('avx', 'amx'))))})"
 
 
 def main(argv=None):

@@ -57,7 +57,7 @@ def op_times(xspace):
     return totals
 
 
-def profile(name, steps, compile_as, threads):
+def profile(name, steps, compile_as, threads, policy="float32"):
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
@@ -68,6 +68,9 @@ def profile(name, steps, compile_as, threads):
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     batch = tt.MODELS[name][0]
     x = tt.data(name, batch * steps, None)
+    import keras
+
+    keras.mixed_precision.set_global_policy(policy)
     model = tt.build(name, {"plain": False, "xla": True}.get(compile_as, compile_as))
     model.fit(x, batch_size=batch, epochs=1, verbose=0)  # trace and warm up
     logdir = tempfile.mkdtemp(prefix="op_profile_")
@@ -106,10 +109,12 @@ def main(argv=None):
                    help="the step to profile (default: what compile() picks)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--top", type=int, default=15)
+    p.add_argument("--policy", default="float32", choices=["float32", "mixed_bfloat16"],
+                   help="Keras dtype policy the model is built under")
     args = p.parse_args(argv)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    totals = profile(args.model, args.steps, args.compile, args.threads)
-    print(f"{args.model} ({args.compile}), {args.steps} steps\n")
+    totals = profile(args.model, args.steps, args.compile, args.threads, args.policy)
+    print(f"{args.model} ({args.compile}, {args.policy}), {args.steps} steps\n")
     print(report(totals, args.steps, args.top))
 
 

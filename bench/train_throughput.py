@@ -36,12 +36,19 @@ of the two rates; "% floor" is the achieved (``auto``) rate over it. Peak
 RSS is the child's maximum resident set; "RSS growth" the resident set after
 the last round minus after the first (nothing may grow with the steps).
 
+``--bf16`` adds two variants in the same rounds: our ``auto`` step built under
+Keras' ``mixed_bfloat16`` policy (layers compute in bfloat16; variables,
+losses and likelihoods stay float32) and each PyTorch twin under
+``torch.autocast("cpu", dtype=torch.bfloat16)``; they are reported in the
+"other" column (the floor stays the float32 one).
+
 Usage::
 
     python bench/train_throughput.py                       # every model, all cores
     python bench/train_throughput.py --threads 1 --models nade,made --repeats 3
     python bench/train_throughput.py --quick               # a short run of each
     KERAS_BACKEND=jax python bench/train_throughput.py --models made,vae
+    python bench/train_throughput.py --threads 1 --bf16 --models pixelcnn,vae
 
 Prints a markdown table with the backend, CPU and threads, and one JSON line
 (prefix ``JSON:``). Needs ``torch`` for the PyTorch column
@@ -302,15 +309,16 @@ def fit_rate(model, x, batch_size, steps):
     return timer.rate(batch_size)
 
 
-def torch_rate(trainer, x, batch_size, steps):
+def torch_rate(trainer, x, batch_size, steps, bf16=False):
     import torch
 
     x = x.reshape(-1, 28, 28, 1)  # the references take NHWC images
     batches = [torch.from_numpy(x[i * batch_size:(i + 1) * batch_size]) for i in range(steps)]
-    trainer.step(batches[0])
-    start = time.perf_counter()
-    for b in batches[1:]:
-        trainer.step(b)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        trainer.step(batches[0])
+        start = time.perf_counter()
+        for b in batches[1:]:
+            trainer.step(b)
     return (steps - 1) * batch_size / (time.perf_counter() - start)
 
 
@@ -354,6 +362,12 @@ def run_one(args):
         variants = {"xla": auto}  # JAX: Keras compiles every step
     if name == "nade":
         variants["cumsum"] = build(name, "auto", implementation="cumsum")
+    if args.bf16:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        try:
+            variants["bf16"] = build(name, "auto")
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
     trainers = {}
     if ref and not args.no_torch:
         try:
@@ -365,6 +379,8 @@ def run_one(args):
             torch.set_num_threads(args.threads or os.cpu_count())
             torch.manual_seed(0)
             trainers = {f"torch:{r}": REFERENCES[r]() for r in ref}
+            if args.bf16:
+                trainers.update({f"torch_bf16:{r}": REFERENCES[r]() for r in ref})
         except ImportError:
             trainers = {}
     rates = {k: [] for k in list(variants) + list(trainers)}
@@ -375,13 +391,13 @@ def run_one(args):
             if round_:
                 rates[key].append(r)
         for key, trainer in trainers.items():
-            r = torch_rate(trainer, x, batch, steps)
+            r = torch_rate(trainer, x, batch, steps, bf16=key.startswith("torch_bf16:"))
             if round_:
                 rates[key].append(r)
         rss.append(rss_mb())
     median = {k: statistics.median(v) for k, v in rates.items()}
     if trainers:
-        best = max(trainers, key=median.get)
+        best = max((k for k in trainers if k.startswith("torch:")), key=median.get)
         median["torch"] = median[best]
         median["torch_best"] = best
     auto_key = ("xla" if (xla_step or keras.backend.backend() == "jax")
@@ -420,9 +436,11 @@ def table(results, header):
         auto = ips[r["auto"]]
         fmt = lambda k: f"{ips[k]:,.0f}" if k in ips else "-"  # noqa: E731
         torch_name = f" ({ips['torch_best'][6:]})" if "torch_best" in ips else ""
-        others = [f"cumsum {ips['cumsum']:,.0f}"] if "cumsum" in ips else []
+        others = [f"{k} {ips[k]:,.0f}" for k in ("cumsum", "bf16") if k in ips]
         others += [f"{k[6:]} {v:,.0f}" for k, v in ips.items()
                    if k.startswith("torch:") and k != ips.get("torch_best")]
+        others += [f"torch bf16 ({k[11:]}) {v:,.0f}" for k, v in ips.items()
+                   if k.startswith("torch_bf16:")]
         other = "; ".join(others) or "-"
         vs_plain = f"{auto / ips['plain']:.2f}x" if "plain" in ips else "-"
         vs_torch = f"**{auto / ips['torch']:.2f}x**" if "torch" in ips else "-"
@@ -444,6 +462,8 @@ def main(argv=None):
     p.add_argument("--data", default=None, help="binarized MNIST .npz (train split); else random")
     p.add_argument("--quick", action="store_true", help="half the steps (a check that it runs)")
     p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--bf16", action="store_true",
+                   help="also our auto step under mixed_bfloat16 and the twins under autocast")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
@@ -457,7 +477,7 @@ def main(argv=None):
         for flag, value in (("--threads", args.threads), ("--data", args.data)):
             if value:
                 cmd += [flag, str(value)]
-        cmd += ["--quick"] * args.quick + ["--no-torch"] * args.no_torch
+        cmd += ["--quick"] * args.quick + ["--no-torch"] * args.no_torch + ["--bf16"] * args.bf16
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         line = next((l for l in proc.stdout.splitlines() if l.startswith("JSON1:")), None)

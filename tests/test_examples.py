@@ -74,6 +74,16 @@ EXAMPLES = [
          "preset/gallery/nade_binarized_mnist.png"],
         ['"class_name": "NADE"', '"nll_estimator": "exact"', '"check_log_probs"'],
     ),
+    # The same with the moving average of the weights validated and kept, and weight decay.
+    Example(
+        "bench/train_preset.py",
+        ["--model", "nade", "--quick", "--epochs", "2", "--steps-per-epoch", "2",
+         "--eval-stride", "100", "--run-dir", "{out}/run", "--preset-dir", "{out}/preset",
+         "--verbose", "0", "--ema", "0.9", "--weight-decay", "0.01"],
+        ["run/history.csv", "run/best.weights.h5", "preset/metadata.json"],
+        ['"class_name": "NADE"', "--ema 0.9 --weight-decay 0.01"],
+        name="bench/train_preset.py --ema",
+    ),
     Example(
         "examples/vae_mnist.py",
         ["--data", "{data}", "--labels-data", "{mnist}", "--epochs", "1", "--steps", "1",
