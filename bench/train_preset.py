@@ -251,6 +251,20 @@ class RunState(keras.callbacks.Callback):
         self.save()
 
 
+def _recipe_of_run(name):
+    """The recipe a run directory's name belongs to: ``NAME`` or ``NAME_SUFFIX``."""
+    matches = [r for r in RECIPES if name == r or name.startswith(r + "_")]
+    return max(matches, key=len) if matches else None
+
+
+def _run_name(name):
+    if _recipe_of_run(name) is None:
+        raise argparse.ArgumentTypeError(
+            f"{name!r} is not a run of a recipe: expected one of {sorted(RECIPES)}, "
+            "optionally followed by _SUFFIX")
+    return name
+
+
 def _cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -287,10 +301,13 @@ def parse_args(argv=None):
     parser.add_argument("--eval-stride", type=int, default=1,
                         help="final NLL on valid[::stride] (1: the whole split)")
     parser.add_argument("--k", type=int, default=None, help="VAE/IWAE importance samples")
-    parser.add_argument("--init-from", default=None, choices=sorted(RECIPES),
-                        help="start from this recipe's best weights (RUN_DIR/../NAME)")
+    parser.add_argument("--init-from", default=None, type=_run_name,
+                        help="start from the best weights of the run RUN_DIR/../NAME: a "
+                             "recipe's name, or one followed by _SUFFIX (nade_ema is a nade run)")
     parser.add_argument("--lr", type=float, default=None,
-                        help="initial learning rate (default: the recipe's, 1e-3)")
+                        help="initial learning rate (default: the recipe's, 1e-3); it "
+                             "replaces a recipe's schedule (VAE / IWAE) by this rate, halved "
+                             "on plateaus like the other recipes'")
     parser.add_argument("--ema", type=float, default=None,
                         help="keep an exponential moving average of the weights with this "
                              "momentum (Adam's use_ema) and validate / keep the averaged ones")
@@ -367,8 +384,11 @@ def main(argv=None):
     if init_from and not os.path.exists(os.path.join(run_dir, "backup")):
         source_weights = os.path.join(os.path.dirname(os.path.abspath(run_dir)), init_from,
                                       "best.weights.h5")
+        if args.init_from and not os.path.exists(source_weights):
+            raise SystemExit(f"--init-from {args.init_from}: no {source_weights} (train that run "
+                             "first)")
         if os.path.exists(source_weights):
-            donor = RECIPES[init_from]["build"](args.seed)
+            donor = RECIPES[_recipe_of_run(init_from)]["build"](args.seed)
             donor.compile(optimizer=keras.optimizers.Adam(1e-3))
             donor.load_weights(source_weights)
             for target, value in zip(model.trainable_weights, donor.trainable_weights):
@@ -377,9 +397,13 @@ def main(argv=None):
             started_from = f"the {init_from} run's best weights (bench/runs/{init_from})"
             donor_state = os.path.join(os.path.dirname(source_weights), "state.json")
             with open(donor_state) as f:
-                donor_seconds = json.load(f)["cpu_seconds"]
+                donor_run = json.load(f)
+            # A chain of runs (vae -> vae_ema -> iwae) counts every run's CPU time.
+            donor_seconds = (donor_run["cpu_seconds"]
+                             + donor_run.get("started_from_cpu_seconds", 0.0))
 
-    state = RunState(run_dir, recipe["patience"], args.hours, recipe.get("schedule"))
+    state = RunState(run_dir, recipe["patience"], args.hours,
+                     None if args.lr else recipe.get("schedule"))
     if started_from:
         # The donor run's CPU time counts towards this preset's.
         state.state.update(started_from=started_from, started_from_cpu_seconds=donor_seconds)

@@ -15,6 +15,7 @@ one by one.
 """
 
 import collections
+import importlib.util
 import json
 import os
 import subprocess
@@ -83,6 +84,16 @@ EXAMPLES = [
         ["run/history.csv", "run/best.weights.h5", "preset/metadata.json"],
         ['"class_name": "NADE"', "--ema 0.9 --weight-decay 0.01"],
         name="bench/train_preset.py --ema",
+    ),
+    # --lr replaces the VAE recipe's schedule (which starts at 1e-3) by a constant rate.
+    Example(
+        "bench/train_preset.py",
+        ["--model", "vae", "--quick", "--epochs", "1", "--steps-per-epoch", "2",
+         "--eval-stride", "100", "--k", "2", "--run-dir", "{out}/run", "--preset-dir",
+         "{out}/preset", "--verbose", "2", "--lr", "0.0005"],
+        ["run/history.csv", "preset/metadata.json"],
+        ["lr: 5.0000e-04", '"class_name": "VAE"', "--lr 0.0005"],
+        name="bench/train_preset.py --lr",
     ),
     Example(
         "examples/vae_mnist.py",
@@ -293,3 +304,19 @@ def test_example_runs(example, example_runs):
         for value in summary.values():
             if isinstance(value, float):
                 assert np.isfinite(value), (example.script, summary)
+
+
+def test_train_preset_init_from_names_runs_of_recipes():
+    spec = importlib.util.spec_from_file_location(
+        "train_preset", os.path.join(ROOT, "bench", "train_preset.py"))
+    train_preset = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train_preset)
+    # A run is named after its recipe, optionally with a suffix; the longest recipe wins.
+    assert train_preset._recipe_of_run("vae_ema") == "vae"
+    assert train_preset._recipe_of_run("gated_pixelcnn_long") == "gated_pixelcnn"
+    assert train_preset._recipe_of_run("pixelcnn") == "pixelcnn"
+    assert train_preset._recipe_of_run("vaex") is None
+    args = train_preset.parse_args(["--model", "iwae", "--init-from", "vae_ema"])
+    assert args.init_from == "vae_ema"
+    with pytest.raises(SystemExit):
+        train_preset.parse_args(["--model", "iwae", "--init-from", "vaex"])
