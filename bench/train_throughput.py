@@ -36,6 +36,13 @@ of the two rates; "% floor" is the achieved (``auto``) rate over it. Peak
 RSS is the child's maximum resident set; "RSS growth" the resident set after
 the last round minus after the first (nothing may grow with the steps).
 
+``--allocator-baseline`` runs each model's ``auto`` step a second time, in a
+child process with ``TF_CPU_ALLOCATOR_USE_BFC=false`` (TensorFlow's default
+CPU allocator, plain ``malloc``; the package otherwise turns on TensorFlow's
+pooling allocator when it is imported: see ``keras_genmodels/_backend/tensorflow.py``),
+started right after the model's main child; the "other" column reports it
+and the ratio of ``auto`` to it.
+
 ``--bf16`` adds two variants in the same rounds: our ``auto`` step built under
 Keras' ``mixed_bfloat16`` policy (layers compute in bfloat16; variables,
 losses and likelihoods stay float32) and each PyTorch twin under
@@ -49,6 +56,7 @@ Usage::
     python bench/train_throughput.py --quick               # a short run of each
     KERAS_BACKEND=jax python bench/train_throughput.py --models made,vae
     python bench/train_throughput.py --threads 1 --bf16 --models pixelcnn,vae
+    python bench/train_throughput.py --threads 1 --allocator-baseline --no-torch
 
 Prints a markdown table with the backend, CPU and threads, and one JSON line
 (prefix ``JSON:``). Needs ``torch`` for the PyTorch column
@@ -350,10 +358,14 @@ def run_one(args):
     batch, steps, ref = MODELS[name]
     steps = max(3, steps // 2) if args.quick else steps
     x = data(name, batch * steps, args.data)
-    variants = {"plain": build(name, False)}
     auto = build(name, "auto")
     xla_step = bool(getattr(auto, "xla_step", False))
     xla_update = bool(getattr(auto, "xla_update", False))
+    auto_key = ("xla" if (xla_step or keras.backend.backend() == "jax")
+                else "update" if xla_update else "plain")
+    if args.auto_only:  # the allocator baseline: the auto step alone
+        return _time_auto_only(args, name, auto, auto_key, x, batch, steps)
+    variants = {"plain": build(name, False)}
     supports_xla = all(layer.supports_jit for layer in auto._flatten_layers())
     if keras.backend.backend() == "tensorflow" and supports_xla:
         variants["xla"] = build(name, True)
@@ -400,8 +412,6 @@ def run_one(args):
         best = max((k for k in trainers if k.startswith("torch:")), key=median.get)
         median["torch"] = median[best]
         median["torch_best"] = best
-    auto_key = ("xla" if (xla_step or keras.backend.backend() == "jax")
-                else "update" if xla_update else "plain")
     model = variants[auto_key]
     flops, counted = forward_flops(model, name)
     train_flops = 3 * flops
@@ -425,6 +435,12 @@ def run_one(args):
     print("JSON1:" + json.dumps(out))
 
 
+def _time_auto_only(args, name, model, auto_key, x, batch, steps):
+    rates = [fit_rate(model, x, batch, steps) for _ in range(args.repeats + 1)][1:]
+    print("JSON1:" + json.dumps({"model": name, "auto": auto_key, "rates": rates,
+                                 "images_per_s": statistics.median(rates)}))
+
+
 def table(results, header):
     lines = [header, "",
              "| model | params | MFLOP/img (train) | KB/img | peak GFLOP/s (op) | floor img/s (bound) "
@@ -437,6 +453,9 @@ def table(results, header):
         fmt = lambda k: f"{ips[k]:,.0f}" if k in ips else "-"  # noqa: E731
         torch_name = f" ({ips['torch_best'][6:]})" if "torch_best" in ips else ""
         others = [f"{k} {ips[k]:,.0f}" for k in ("cumsum", "bf16") if k in ips]
+        if "default_allocator" in ips:
+            others.append(f"TF default allocator {ips['default_allocator']:,.0f} "
+                          f"(auto / it: **{auto / ips['default_allocator']:.2f}x**)")
         others += [f"{k[6:]} {v:,.0f}" for k, v in ips.items()
                    if k.startswith("torch:") and k != ips.get("torch_best")]
         others += [f"torch bf16 ({k[11:]}) {v:,.0f}" for k, v in ips.items()
@@ -453,6 +472,16 @@ def table(results, header):
     return "\n".join(lines)
 
 
+def _child(cmd, env, name):
+    """Run one child process; its ``JSON1:`` line as a dict."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    line = next((l for l in proc.stdout.splitlines() if l.startswith("JSON1:")), None)
+    if line is None:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+        raise SystemExit(f"{name}: the child process failed")
+    return json.loads(line[6:])
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default=",".join(DEFAULT_MODELS),
@@ -464,7 +493,10 @@ def main(argv=None):
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--bf16", action="store_true",
                    help="also our auto step under mixed_bfloat16 and the twins under autocast")
+    p.add_argument("--allocator-baseline", action="store_true",
+                   help="also each auto step with TensorFlow's default CPU allocator")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--auto-only", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.one:
         return run_one(args)
@@ -479,16 +511,17 @@ def main(argv=None):
                 cmd += [flag, str(value)]
         cmd += ["--quick"] * args.quick + ["--no-torch"] * args.no_torch + ["--bf16"] * args.bf16
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        line = next((l for l in proc.stdout.splitlines() if l.startswith("JSON1:")), None)
-        if line is None:
-            sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
-            raise SystemExit(f"{name}: the child process failed")
-        results.append(json.loads(line[6:]))
+        results.append(_child(cmd, env, name))
+        if args.allocator_baseline:
+            base = _child(cmd + ["--auto-only", "--no-torch"],
+                          dict(env, TF_CPU_ALLOCATOR_USE_BFC="false"), name)
+            results[-1]["images_per_s"]["default_allocator"] = base["images_per_s"]
+            results[-1]["all_rates"]["default_allocator"] = base["rates"]
         print(f"{name}: done", file=sys.stderr, flush=True)
     backend = results[0]["backend"]
     header = (f"backend {backend}, {cpu_description()}, {args.threads or os.cpu_count()} thread(s), "
               f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default')}, "
+              f"TF_CPU_ALLOCATOR_USE_BFC={os.environ.get('TF_CPU_ALLOCATOR_USE_BFC', 'true (package default)')}, "
               f"median of {args.repeats} rounds; copy bandwidth {results[0]['bandwidth_gbs']:.1f} GB/s")
     print(table(results, header))
     print("JSON:" + json.dumps({"bench": "train_throughput", "results": results}))

@@ -1,5 +1,7 @@
 """keras-genmodels: generative models as Keras 3 layers and models."""
 
+# First: the backend module configures TensorFlow before any op runs.
+from keras_genmodels import _backend  # noqa: F401
 from keras_genmodels import likelihoods  # noqa: F401  (registers likelihoods)
 from keras_genmodels import layers
 from keras_genmodels import losses

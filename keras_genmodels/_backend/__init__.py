@@ -5,7 +5,8 @@ Everything else in the package is written with ``keras.ops`` and
 custom ``train_step`` (TensorFlow records a ``GradientTape``, JAX
 differentiates a pure function, torch calls ``backward``), differentiating
 with respect to an input, compiling an inference function, and stopping a
-compiled step whose data fails a check. Each backend does these in its own
+compiled step whose data fails a check (and, on TensorFlow, choosing its CPU
+allocator before the first op: see ``tensorflow.py``). Each backend does these in its own
 module (``tensorflow.py``, ``jax.py``, ``torch.py``), picked once, here, from
 ``keras.backend.backend()`` — the way ``keras/src/models/model.py`` picks its
 trainer. The rest of the package imports these names from this module only.

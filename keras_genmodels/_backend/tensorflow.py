@@ -4,9 +4,22 @@ import os
 import warnings
 import weakref
 
-import keras
-import tensorflow as tf
-from keras import ops
+# TensorFlow's CPU allocator by default hands every tensor to glibc's malloc,
+# which serves a buffer over 32 MB (64 MB in a thread's arena) with a fresh
+# ``mmap`` and returns it with ``munmap`` when freed: each training step then
+# page-faults its large activations and gradients in anew, one 4 KB page at a
+# time (the Diagonal BiLSTM's step spent a third of its time in the kernel).
+# TensorFlow's own pooling allocator keeps and reuses them. It is read once,
+# when TensorFlow creates its CPU device (its first op), so it is set here, at
+# import, before any op runs; a value the user set is kept
+# (``TF_CPU_ALLOCATOR_USE_BFC=false`` restores TensorFlow's default). See
+# ``bench/train_throughput.py --allocator-baseline``.
+CPU_ALLOCATOR_ENV = "TF_CPU_ALLOCATOR_USE_BFC"
+os.environ.setdefault(CPU_ALLOCATOR_ENV, "true")
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from keras import ops  # noqa: E402
 
 # Messages of the graph assertions created by ``record_check``; a failed one is
 # recognised by its message and re-raised as a ValueError.
