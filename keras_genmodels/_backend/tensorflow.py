@@ -8,7 +8,7 @@ import weakref
 # which serves a buffer over 32 MB (64 MB in a thread's arena) with a fresh
 # ``mmap`` and returns it with ``munmap`` when freed: each training step then
 # page-faults its large activations and gradients in anew, one 4 KB page at a
-# time (the Diagonal BiLSTM's step spent a third of its time in the kernel).
+# time (the Diagonal BiLSTM's step spent ~40% of its time in the kernel).
 # TensorFlow's own pooling allocator keeps and reuses them. It is read once,
 # when TensorFlow creates its CPU device (its first op), so it is set here, at
 # import, before any op runs; a value the user set is kept
