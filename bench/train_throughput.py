@@ -41,7 +41,12 @@ child process with ``TF_CPU_ALLOCATOR_USE_BFC=false`` (TensorFlow's default
 CPU allocator, plain ``malloc``; the package otherwise turns on TensorFlow's
 pooling allocator when it is imported: see ``keras_genmodels/_backend/tensorflow.py``),
 started right after the model's main child; the "other" column reports it
-and the ratio of ``auto`` to it.
+and the ratio of ``auto`` to it. ``--onednn-flip`` does the same with
+TensorFlow's oneDNN CPU kernels switched the other way from the main child
+(``TF_ENABLE_ONEDNN_OPTS=0`` where they are on, ``=1`` where they are off:
+TensorFlow turns them on by default only on CPUs with AVX-512 VNNI / BF16 or
+AMX, and reads the variable when it is imported, so only a fresh process can
+switch them).
 
 ``--bf16`` adds two variants in the same rounds: our ``auto`` step built under
 Keras' ``mixed_bfloat16`` policy (layers compute in bfloat16; variables,
@@ -57,6 +62,7 @@ Usage::
     KERAS_BACKEND=jax python bench/train_throughput.py --models made,vae
     python bench/train_throughput.py --threads 1 --bf16 --models pixelcnn,vae
     python bench/train_throughput.py --threads 1 --allocator-baseline --no-torch
+    python bench/train_throughput.py --threads 1 --onednn-flip --models pixelcnn,dcgan
 
 Prints a markdown table with the backend, CPU and threads, and one JSON line
 (prefix ``JSON:``). Needs ``torch`` for the PyTorch column
@@ -349,6 +355,8 @@ def run_one(args):
     """Child process: every variant of one model, round-robin; prints one JSON line."""
     import keras
 
+    from keras_genmodels import _backend
+
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
         if args.threads:
@@ -429,6 +437,7 @@ def run_one(args):
         "bandwidth_gbs": bandwidth / 1e9, "floor": floor,
         "bound": "FLOPs" if peak / train_flops <= bandwidth / bytes_per_image else "bytes",
         "auto": auto_key, "images_per_s": median, "all_rates": rates,
+        "onednn": _backend._impl.onednn_enabled() if keras.backend.backend() == "tensorflow" else None,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_growth_mb": rss[-1] - rss[1] if len(rss) > 2 else float("nan"),
     }
@@ -439,6 +448,11 @@ def _time_auto_only(args, name, model, auto_key, x, batch, steps):
     rates = [fit_rate(model, x, batch, steps) for _ in range(args.repeats + 1)][1:]
     print("JSON1:" + json.dumps({"model": name, "auto": auto_key, "rates": rates,
                                  "images_per_s": statistics.median(rates)}))
+
+
+# The "other" column's auto-only children: key -> label.
+BASELINES = {"default_allocator": "TF default allocator", "onednn_on": "oneDNN on",
+             "onednn_off": "oneDNN off"}
 
 
 def table(results, header):
@@ -453,9 +467,9 @@ def table(results, header):
         fmt = lambda k: f"{ips[k]:,.0f}" if k in ips else "-"  # noqa: E731
         torch_name = f" ({ips['torch_best'][6:]})" if "torch_best" in ips else ""
         others = [f"{k} {ips[k]:,.0f}" for k in ("cumsum", "bf16") if k in ips]
-        if "default_allocator" in ips:
-            others.append(f"TF default allocator {ips['default_allocator']:,.0f} "
-                          f"(auto / it: **{auto / ips['default_allocator']:.2f}x**)")
+        for key, label in BASELINES.items():
+            if key in ips:
+                others.append(f"{label} {ips[key]:,.0f} (auto / it: **{auto / ips[key]:.2f}x**)")
         others += [f"{k[6:]} {v:,.0f}" for k, v in ips.items()
                    if k.startswith("torch:") and k != ips.get("torch_best")]
         others += [f"torch bf16 ({k[11:]}) {v:,.0f}" for k, v in ips.items()
@@ -495,6 +509,8 @@ def main(argv=None):
                    help="also our auto step under mixed_bfloat16 and the twins under autocast")
     p.add_argument("--allocator-baseline", action="store_true",
                    help="also each auto step with TensorFlow's default CPU allocator")
+    p.add_argument("--onednn-flip", action="store_true",
+                   help="also each auto step with TensorFlow's oneDNN kernels switched the other way")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)
     p.add_argument("--auto-only", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -512,15 +528,22 @@ def main(argv=None):
         cmd += ["--quick"] * args.quick + ["--no-torch"] * args.no_torch + ["--bf16"] * args.bf16
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
         results.append(_child(cmd, env, name))
+        baselines = {}
         if args.allocator_baseline:
-            base = _child(cmd + ["--auto-only", "--no-torch"],
-                          dict(env, TF_CPU_ALLOCATOR_USE_BFC="false"), name)
-            results[-1]["images_per_s"]["default_allocator"] = base["images_per_s"]
-            results[-1]["all_rates"]["default_allocator"] = base["rates"]
+            baselines["default_allocator"] = {"TF_CPU_ALLOCATOR_USE_BFC": "false"}
+        if args.onednn_flip and results[-1].get("onednn") is not None:
+            on = results[-1]["onednn"]
+            baselines["onednn_off" if on else "onednn_on"] = {"TF_ENABLE_ONEDNN_OPTS": "0" if on else "1"}
+        for key, extra in baselines.items():
+            base = _child(cmd + ["--auto-only", "--no-torch"], dict(env, **extra), name)
+            results[-1]["images_per_s"][key] = base["images_per_s"]
+            results[-1]["all_rates"][key] = base["rates"]
         print(f"{name}: done", file=sys.stderr, flush=True)
     backend = results[0]["backend"]
+    onednn = {True: "on", False: "off"}.get(results[0].get("onednn"), "-")
     header = (f"backend {backend}, {cpu_description()}, {args.threads or os.cpu_count()} thread(s), "
-              f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default')}, "
+              f"oneDNN {onednn} "
+              f"(TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default')}), "
               f"TF_CPU_ALLOCATOR_USE_BFC={os.environ.get('TF_CPU_ALLOCATOR_USE_BFC', 'true (package default)')}, "
               f"median of {args.repeats} rounds; copy bandwidth {results[0]['bandwidth_gbs']:.1f} GB/s")
     print(table(results, header))

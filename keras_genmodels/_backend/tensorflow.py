@@ -227,6 +227,32 @@ def _on_gpu():
     return any(d.device_type != "CPU" for d in tf.config.list_physical_devices())
 
 
+def onednn_enabled():
+    """Whether TensorFlow runs its oneDNN CPU kernels in this process.
+
+    Fixed when TensorFlow is imported: ``TF_ENABLE_ONEDNN_OPTS=1`` / ``0``, or
+    by default on only on CPUs with AVX-512 VNNI / BF16 or AMX. Where the
+    query is missing (other TensorFlow builds) the variable decides.
+    """
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1"
+
+
+def cpu_choice(xla_on_cpu):
+    """A model's ``xla_on_cpu`` for this process: a mapping is read at ``"onednn"`` or ``"no_onednn"``.
+
+    TensorFlow's plain-step matrix products and convolutions are oneDNN's or
+    Eigen's depending on :func:`onednn_enabled`, and which step is faster
+    depends on which (``bench/train_throughput.py --onednn-flip``).
+    """
+    if isinstance(xla_on_cpu, dict):
+        return xla_on_cpu["onednn" if onednn_enabled() else "no_onednn"]
+    return xla_on_cpu
+
+
 def step_compilation(model, jit_compile, xla_on_cpu):
     """``(jit_compile for Keras' trainer, the model's XLA mode: None, "step" or "update")``.
 
@@ -245,9 +271,10 @@ def step_compilation(model, jit_compile, xla_on_cpu):
 
     ``jit_compile=True`` is ``"step"``, ``False`` neither. ``"auto"`` picks
     ``"step"`` on a GPU (as Keras' own "auto" does) and ``xla_on_cpu`` (the
-    model's measured choice: ``True`` for "step", ``"update"`` or ``False``)
-    on a CPU; nothing under a ``tf.distribute`` strategy (its cross-replica
-    updates are not XLA-compilable) or for a model with a layer that sets
+    model's measured choice: ``True`` for "step", ``"update"`` or ``False``,
+    or a mapping of ``"onednn"`` / ``"no_onednn"`` to one: see
+    :func:`cpu_choice`) on a CPU; nothing under a ``tf.distribute`` strategy
+    (its cross-replica updates are not XLA-compilable) or for a model with a layer that sets
     ``supports_jit = False`` (as Keras), nor when the environment variable
     ``KERAS_GENMODELS_AUTO_XLA=0`` (e.g. a test suite of many tiny models,
     where XLA's compile time outweighs its speed).
@@ -264,7 +291,7 @@ def step_compilation(model, jit_compile, xla_on_cpu):
             return False, None
         if _on_gpu():
             return False, "step"
-        return False, {True: "step", "update": "update", False: None}[xla_on_cpu]
+        return False, {True: "step", "update": "update", False: None}[cpu_choice(xla_on_cpu)]
     if jit_compile and not supported:
         warnings.warn(f"{type(model).__name__} holds a layer XLA cannot compile on TensorFlow "
                       "(supports_jit=False); proceeding with jit_compile=False.", stacklevel=3)

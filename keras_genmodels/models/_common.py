@@ -175,10 +175,13 @@ class DataErrorsAsValueError:
 
     # What ``compile(jit_compile="auto")`` compiles with XLA on a TensorFlow
     # CPU: ``True`` the training step after its data checks, ``"update"`` only
-    # the optimizers' updates, ``False`` nothing; set per model from the
-    # measurements of ``bench/train_throughput.py`` (every choice in one
-    # process). On a GPU TensorFlow's "auto" compiles the step; JAX always
-    # does (Keras); torch never (``torch.compile`` is opt-in, as in Keras).
+    # the optimizers' updates, ``False`` nothing; or a dict of ``"onednn"`` /
+    # ``"no_onednn"`` to one of them, for models whose faster step depends on
+    # whether TensorFlow runs its oneDNN kernels (on by default only on
+    # AVX-512 VNNI / BF16 and AMX CPUs). Set per model from the measurements
+    # of ``bench/train_throughput.py`` (every choice in one process). On a GPU
+    # TensorFlow's "auto" compiles the step; JAX always does (Keras); torch
+    # never (``torch.compile`` is opt-in, as in Keras).
     xla_on_cpu = False
 
     def _step_compilation(self, jit_compile):
@@ -192,9 +195,13 @@ class DataErrorsAsValueError:
         if jit_compile not in ("auto", True, False):
             raise ValueError("jit_compile must be 'auto', True or False. Received: "
                              f"jit_compile={jit_compile!r}")
-        if self.xla_on_cpu not in (True, False, "update"):
-            raise ValueError(f"{type(self).__name__}.xla_on_cpu must be True, False or 'update'. "
-                             f"Received: xla_on_cpu={self.xla_on_cpu!r}")
+        choice = self.xla_on_cpu
+        choices = list(choice.values()) if isinstance(choice, dict) else [choice]
+        if ((isinstance(choice, dict) and set(choice) != {"onednn", "no_onednn"})
+                or any(c not in (True, False, "update") for c in choices)):
+            raise ValueError(f"{type(self).__name__}.xla_on_cpu must be True, False or 'update', or "
+                             "a dict of 'onednn' and 'no_onednn' to one of them. "
+                             f"Received: xla_on_cpu={choice!r}")
         keras_jit, self._xla_mode = _backend.step_compilation(self, jit_compile, self.xla_on_cpu)
         return keras_jit
 

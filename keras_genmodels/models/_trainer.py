@@ -60,7 +60,9 @@ class SingleLossModel(_common.DataErrorsAsValueError):
         only the optimizer's update. ``model.xla_step`` / ``model.xla_update``
         tell what was chosen, ``xla_on_cpu`` (a class attribute; set it on a
         model before ``compile`` to change its choice) what "auto" picks on a
-        CPU. On JAX and torch ``jit_compile`` is passed to Keras unchanged.
+        CPU (a dict of ``"onednn"`` / ``"no_onednn"`` where that depends on
+        whether TensorFlow runs its oneDNN kernels). On JAX and torch
+        ``jit_compile`` is passed to Keras unchanged.
         """
         super().compile(*args, jit_compile=self._step_compilation(jit_compile), **kwargs)
         if hasattr(self, "_compile_config"):  # a reloaded model chooses afresh

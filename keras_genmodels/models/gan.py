@@ -104,10 +104,12 @@ class GAN(AdversarialModel):
 
     optimizer_names = ("d_optimizer", "g_optimizer")
 
-    # compile(jit_compile="auto") on a TensorFlow CPU: XLA-compiled optimizer
-    # updates in the plain step (DCGAN: 1.04-1.19x the plain step in three runs,
-    # the whole-step XLA 0.78-0.88x; bench/train_throughput.py, one process).
-    xla_on_cpu = "update"
+    # compile(jit_compile="auto") on a TensorFlow CPU (bench/train_throughput.py,
+    # one process), DCGAN: with oneDNN XLA-compiled optimizer updates in the
+    # plain step (1.04-1.19x the plain step in three runs, the whole-step XLA
+    # 0.78-0.88x); with Eigen's kernels (TensorFlow's default on AVX2 CPUs) the
+    # XLA step (1.09x, 1.18x and 1.13x the XLA updates in three runs).
+    xla_on_cpu = {"onednn": "update", "no_onednn": True}
 
     def __init__(self, generator, discriminator, latent_dim, loss="non_saturating", d_steps=1,
                  gradient_penalty_weight=None, r1_gamma=0.0, ema=None, num_classes=None, seed=None,

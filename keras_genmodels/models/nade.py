@@ -227,12 +227,14 @@ class NADE(DensityModel):
         Distribution Estimation", JMLR 2016.
     """
 
-    # compile(jit_compile="auto") on a TensorFlow CPU: XLA-compiled optimizer
-    # updates in the plain step. The fused path runs 2.1-2.3x faster as
+    # compile(jit_compile="auto") on a TensorFlow CPU: with oneDNN, XLA-compiled
+    # optimizer updates in the plain step (1.00-1.12x the plain step); with
+    # Eigen's kernels (TensorFlow's default on AVX2 CPUs) the plain step (XLA
+    # updates 0.86x, 0.88x and 0.96x of it in three runs on an AVX2 EPYC with
+    # the pooling allocator). The fused path runs 2.1-2.3x faster as
     # TensorFlow's own kernels than as one XLA function (bench/train_throughput.py,
-    # one process, two runs on a 2-core AVX2 CPU: plain 220 / 227, XLA updates
-    # 246 / 227, XLA step 96 / 110 images/s).
-    xla_on_cpu = "update"
+    # one process: plain 388 / 406, XLA step 236 / 269 images/s).
+    xla_on_cpu = {"onednn": "update", "no_onednn": False}
 
     def __init__(self, input_dim, hidden_units=500, activation="sigmoid",
                  kernel_initializer="glorot_uniform", seed=None, implementation="auto",

@@ -132,19 +132,43 @@ def test_xla_update_under_loss_scaling(monkeypatch):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
 
 
-def test_xla_on_cpu_must_be_a_known_choice(monkeypatch):
+@pytest.mark.parametrize("choice", ["always", {"onednn": True}, {"onednn": True, "no_onednn": "x"},
+                                    {"onednn": True, "no_onednn": False, "gpu": True}])
+def test_xla_on_cpu_must_be_a_known_choice(monkeypatch, choice):
     model = models.MADE(6, hidden_units=(4,), seed=0)
-    monkeypatch.setattr(models.MADE, "xla_on_cpu", "always")
+    monkeypatch.setattr(models.MADE, "xla_on_cpu", choice)
     with pytest.raises(ValueError, match="xla_on_cpu"):
         model.compile(optimizer="adam")
+
+
+@pytest.mark.parametrize("onednn", [True, False])
+def test_auto_reads_the_choice_for_the_kernels_in_use(monkeypatch, onednn):
+    """A dict ``xla_on_cpu`` is read at whether TensorFlow runs oneDNN's kernels or Eigen's."""
+    monkeypatch.setenv("KERAS_GENMODELS_AUTO_XLA", "1")  # the suite sets 0 (conftest)
+    monkeypatch.setattr(_backend._impl, "_on_gpu", lambda: False)
+    monkeypatch.setattr(_backend._impl, "onednn_enabled", lambda: onednn)
+    pixel_cnn = models.PixelCNN((3, 3, 1), filters=4, num_layers=1, kernel_size=3, seed=0)
+    gated = models.GatedPixelCNN((3, 3, 1), filters=4, num_layers=1, kernel_size=3, seed=0)
+    for model in (pixel_cnn, gated):
+        model.compile(optimizer="adam")
+    assert pixel_cnn.xla_step is not onednn and not pixel_cnn.xla_update
+    assert not gated.xla_step and not gated.xla_update  # the gated network: plain on both
+    monkeypatch.setattr(models.MADE, "xla_on_cpu", {"onednn": "update", "no_onednn": False})
+    made = models.MADE(6, hidden_units=(4,), seed=0)
+    made.compile(optimizer="adam")
+    assert made.xla_update is onednn and not made.xla_step
+    made.xla_on_cpu = True  # a plain choice set on the model holds on both
+    made.compile(optimizer="adam")
+    assert made.xla_step
 
 
 def test_auto_follows_the_models_measured_choice(monkeypatch):
     monkeypatch.setenv("KERAS_GENMODELS_AUTO_XLA", "1")  # the suite sets 0 (conftest)
     assert models.AAE.xla_on_cpu is True
-    assert (models.VAE.xla_on_cpu == models.GAN.xla_on_cpu == models.MADE.xla_on_cpu
-            == models.NADE.xla_on_cpu == "update")
-    assert models.PixelCNN.xla_on_cpu is False
+    assert models.VAE.xla_on_cpu == models.MADE.xla_on_cpu == "update"
+    assert models.NADE.xla_on_cpu == {"onednn": "update", "no_onednn": False}
+    assert models.GAN.xla_on_cpu == {"onednn": "update", "no_onednn": True}
+    assert models.PixelCNN.xla_on_cpu == {"onednn": False, "no_onednn": True}
     model = models.MADE(6, hidden_units=(4,), seed=0)
     monkeypatch.setattr(models.MADE, "xla_on_cpu", False)
     model.compile(optimizer="adam")
