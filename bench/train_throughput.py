@@ -48,6 +48,15 @@ TensorFlow turns them on by default only on CPUs with AVX-512 VNNI / BF16 or
 AMX, and reads the variable when it is imported, so only a fresh process can
 switch them).
 
+``--memory EPOCHS`` measures instead whether memory grows with the steps:
+each model's ``auto`` step alone in its own child process, one ``fit`` of
+EPOCHS epochs of the model's timed batches, the resident set read after
+every epoch; the table gives it after the first epoch, at a quarter, half
+and three quarters of the run and after the last, and the least-squares
+slope over the second half per 1000 steps (the first epoch holds the one-off
+costs: tracing, XLA compilation; a pooling allocator grows its pool in
+steps until it holds the step's peak, a leak keeps its slope).
+
 ``--bf16`` adds two variants in the same rounds: our ``auto`` step built under
 Keras' ``mixed_bfloat16`` policy (layers compute in bfloat16; variables,
 losses and likelihoods stay float32) and each PyTorch twin under
@@ -63,6 +72,7 @@ Usage::
     python bench/train_throughput.py --threads 1 --bf16 --models pixelcnn,vae
     python bench/train_throughput.py --threads 1 --allocator-baseline --no-torch
     python bench/train_throughput.py --threads 1 --onednn-flip --models pixelcnn,dcgan
+    python bench/train_throughput.py --threads 1 --memory 20 --models nade,pixelcnn
 
 Prints a markdown table with the backend, CPU and threads, and one JSON line
 (prefix ``JSON:``). Needs ``torch`` for the PyTorch column
@@ -104,12 +114,12 @@ MODELS = {
 DEFAULT_MODELS = [m for m in MODELS if m != "gated_pixelcnn_128"]
 
 
-def rss_mb():
-    """Current resident set (MB), from /proc/self/status."""
+def rss_mb(field="VmRSS"):
+    """Current resident set (MB), from /proc/self/status (``VmHWM``: its peak)."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -373,6 +383,8 @@ def run_one(args):
                 else "update" if xla_update else "plain")
     if args.auto_only:  # the allocator baseline: the auto step alone
         return _time_auto_only(args, name, auto, auto_key, x, batch, steps)
+    if args.memory:
+        return _memory_one(args, name, auto, auto_key, x, batch, steps)
     variants = {"plain": build(name, False)}
     supports_xla = all(layer.supports_jit for layer in auto._flatten_layers())
     if keras.backend.backend() == "tensorflow" and supports_xla:
@@ -450,6 +462,41 @@ def _time_auto_only(args, name, model, auto_key, x, batch, steps):
                                  "images_per_s": statistics.median(rates)}))
 
 
+def _memory_one(args, name, model, auto_key, x, batch, steps):
+    """Child of ``--memory``: one ``fit`` of ``args.memory`` epochs, VmRSS after each."""
+    import keras
+
+    rss = []
+
+    class _Rss(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            rss.append(rss_mb())
+
+    model.fit(x, batch_size=batch, epochs=args.memory, shuffle=False, verbose=0, callbacks=[_Rss()])
+    print("JSON1:" + json.dumps({
+        "model": name, "backend": keras.backend.backend(), "auto": auto_key,
+        "steps_per_epoch": steps, "rss_mb": rss, "peak_rss_mb": rss_mb("VmHWM")}))
+
+
+def memory_table(results, header):
+    """The ``--memory`` table: resident set against steps, per model."""
+    lines = [header, "",
+             "| model | step | epochs x steps | RSS after epoch 1, at 1/4, 1/2, 3/4, the last (MB) "
+             "| growth after epoch 1 MB | slope over the second half (MB per 1000 steps) | peak RSS MB |",
+             "|---|---|---|---|---|---|---|"]
+    for r in results:
+        rss, steps = r["rss_mb"], r["steps_per_epoch"]
+        n = len(rss)
+        marks = ", ".join(f"{rss[i]:,.0f}" for i in (0, n // 4, n // 2, 3 * n // 4, n - 1))
+        half = rss[n // 2:]
+        slope = (np.polyfit(steps * np.arange(len(half)), half, 1)[0] * 1000
+                 if len(half) > 1 else float("nan"))
+        lines.append(
+            f"| {r['model']} | {r['auto']} | {n} x {steps} | {marks} | {rss[-1] - rss[0]:+.0f} "
+            f"| {slope:+.1f} | {r['peak_rss_mb']:,.0f} |")
+    return "\n".join(lines)
+
+
 # The "other" column's auto-only children: key -> label.
 BASELINES = {"default_allocator": "TF default allocator", "onednn_on": "oneDNN on",
              "onednn_off": "oneDNN off"}
@@ -511,6 +558,8 @@ def main(argv=None):
                    help="also each auto step with TensorFlow's default CPU allocator")
     p.add_argument("--onednn-flip", action="store_true",
                    help="also each auto step with TensorFlow's oneDNN kernels switched the other way")
+    p.add_argument("--memory", type=int, default=0, metavar="EPOCHS",
+                   help="instead: resident set over one fit of EPOCHS epochs of each auto step")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)
     p.add_argument("--auto-only", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -527,6 +576,10 @@ def main(argv=None):
                 cmd += [flag, str(value)]
         cmd += ["--quick"] * args.quick + ["--no-torch"] * args.no_torch + ["--bf16"] * args.bf16
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+        if args.memory:
+            results.append(_child(cmd + ["--memory", str(args.memory)], env, name))
+            print(f"{name}: done", file=sys.stderr, flush=True)
+            continue
         results.append(_child(cmd, env, name))
         baselines = {}
         if args.allocator_baseline:
@@ -539,6 +592,11 @@ def main(argv=None):
             results[-1]["images_per_s"][key] = base["images_per_s"]
             results[-1]["all_rates"][key] = base["rates"]
         print(f"{name}: done", file=sys.stderr, flush=True)
+    if args.memory:
+        print(memory_table(results, f"backend {results[0]['backend']}, {cpu_description()}, "
+                                    f"{args.threads or os.cpu_count()} thread(s)"))
+        print("JSON:" + json.dumps({"bench": "train_throughput_memory", "results": results}))
+        return
     backend = results[0]["backend"]
     onednn = {True: "on", False: "off"}.get(results[0].get("onednn"), "-")
     header = (f"backend {backend}, {cpu_description()}, {args.threads or os.cpu_count()} thread(s), "
