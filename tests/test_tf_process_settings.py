@@ -4,7 +4,10 @@ Each case runs in a fresh interpreter: the allocator is fixed when TensorFlow
 creates its CPU device and oneDNN when it is imported, so neither can be
 switched within this process. The pooling (BFC) allocator is the one that
 keeps allocation statistics, so ``tf.config.experimental.get_memory_info("CPU:0")``
-tells which one runs.
+tells which one runs. With oneDNN on, TensorFlow's CPU device allocates through
+its oneDNN allocator, which keeps statistics whatever ``TF_CPU_ALLOCATOR_USE_BFC``
+says, so the allocator probes run with oneDNN off (``TF_ENABLE_ONEDNN_OPTS=0``),
+where the variable decides.
 """
 
 import os
@@ -39,6 +42,8 @@ print("RESULT", _backend._impl.onednn_enabled())
 def _probe(value, name="TF_CPU_ALLOCATOR_USE_BFC", code=PROBE):
     env = {k: v for k, v in os.environ.items() if k != name}
     env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if name != "TF_ENABLE_ONEDNN_OPTS":
+        env["TF_ENABLE_ONEDNN_OPTS"] = "0"
     if value is not None:
         env[name] = value
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
