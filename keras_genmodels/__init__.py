@@ -2,6 +2,9 @@
 
 # First: the backend module configures TensorFlow before any op runs.
 from keras_genmodels import _backend  # noqa: F401
+from keras_genmodels import _saving_cache
+
+_saving_cache.install()
 from keras_genmodels import likelihoods  # noqa: F401  (registers likelihoods)
 from keras_genmodels import layers
 from keras_genmodels import losses

@@ -53,6 +53,12 @@ EXAMPLES = [
         ['"bench": "vae_binarized_mnist"', "| valid ELBO |"],
     ),
     Example(
+        "bench/save_cost.py",
+        ["--saves", "2", "--rounds", "1"],
+        [],
+        ['"bench": "save_cost"', "| skip-set lookup |", "save time, as shipped / cached"],
+    ),
+    Example(
         "bench/report.py",
         # One shipped preset (the cheapest) for the presets table: all of them cost ~10 s more.
         ["--data", "{data}", "--mnist", "{mnist}", "--models", "vae", "iwae", "made", "gan",
