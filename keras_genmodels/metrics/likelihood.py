@@ -26,6 +26,7 @@ from keras import ops
 
 from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels.layers.sampling import reparameterize
+from keras_genmodels._seed_state import call_seed_generator
 from keras_genmodels._validate import check_int
 
 
@@ -231,7 +232,7 @@ def importance_sampled_log_likelihood(model, x, num_samples=100, batch_size=100,
     def log_prob_given_z(x_rep, z):
         return lik.log_prob(x_rep, model.decode(z))
 
-    gen = keras.random.SeedGenerator(seed)
+    gen = call_seed_generator(seed)
     out = []
     for start in range(0, x.shape[0], batch_size):
         xb = ops.convert_to_tensor(x[start:start + batch_size].astype("float32"))
@@ -315,7 +316,7 @@ def importance_sampled_log_likelihood_batch(x, z_mean, z_log_var, log_prob_given
     prior = prior_log_prob or likelihoods_lib.normal_log_prob
     if not callable(prior):
         raise ValueError(f"prior_log_prob must be callable. Received: {prior!r}")
-    gen = seed if isinstance(seed, keras.random.SeedGenerator) else keras.random.SeedGenerator(seed)
+    gen = seed if isinstance(seed, keras.random.SeedGenerator) else call_seed_generator(seed)
     x = ops.convert_to_tensor(x)
     z_mean = ops.convert_to_tensor(z_mean)
     z_log_var = ops.convert_to_tensor(z_log_var)

@@ -10,6 +10,7 @@ from keras_genmodels import _backend
 from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels import losses as losses_lib
 from keras_genmodels._api import register
+from keras_genmodels._seed_state import call_seed_generator
 from keras_genmodels.layers import sampling as sampling_layer
 from keras_genmodels.models import _common
 from keras_genmodels.models.adversarial import AdversarialModel
@@ -256,7 +257,7 @@ class AAE(AdversarialModel):
 
     def prior_sample(self, n, seed=None):
         """``n`` draws from the prior (``seed`` int for reproducibility)."""
-        gen = keras.random.SeedGenerator(seed) if seed is not None else self.seed_generator
+        gen = call_seed_generator(seed) if seed is not None else self.seed_generator
         return _common.as_float32(self._prior_sampler(n, gen))
 
     def sample(self, n, seed=None, mode="mean"):
@@ -268,7 +269,7 @@ class AAE(AdversarialModel):
         _common.check_int("n", n)
         if mode not in ("mean", "sample", "params"):
             raise ValueError(f"mode must be 'mean', 'sample' or 'params'. Received: mode={mode!r}")
-        gen = keras.random.SeedGenerator(seed) if seed is not None else self.seed_generator
+        gen = call_seed_generator(seed) if seed is not None else self.seed_generator
         params = ops.stop_gradient(self.decode(_common.as_float32(self._prior_sampler(n, gen))))
         if mode == "params":
             return params

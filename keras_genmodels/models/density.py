@@ -8,7 +8,7 @@ from keras import ops
 
 from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels import samplers
-from keras_genmodels._seed_state import SavesSeedState
+from keras_genmodels._seed_state import SavesSeedState, call_seed_generator
 from keras_genmodels.models import _common
 from keras_genmodels.models._trainer import SingleLossModel
 from keras_genmodels.presets import PresetMixin
@@ -321,7 +321,7 @@ class DensityModel(PresetMixin, SavesSeedState, SingleLossModel, keras.Model):
         """
         if seed is None:
             return self.seed_generator
-        return keras.random.SeedGenerator(_common.check_int("seed", seed, minimum=None))
+        return call_seed_generator(_common.check_int("seed", seed, minimum=None))
 
     def get_config(self):
         config = super().get_config()

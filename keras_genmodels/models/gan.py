@@ -8,6 +8,7 @@ from keras import ops
 from keras_genmodels import _backend
 from keras_genmodels import losses as losses_lib
 from keras_genmodels._api import register
+from keras_genmodels._seed_state import call_seed_generator
 from keras_genmodels.models import _common
 from keras_genmodels.models.adversarial import AdversarialModel
 from keras_genmodels.models.adversarial import check_discriminator_output
@@ -349,7 +350,7 @@ class GAN(AdversarialModel):
             backends); call ``model.generator`` to differentiate through it.
         """
         _common.check_int("n", n)
-        gen = keras.random.SeedGenerator(seed) if seed is not None else self.seed_generator
+        gen = call_seed_generator(seed) if seed is not None else self.seed_generator
         z = keras.random.normal((n, self.latent_dim), seed=gen)
         if self.conditional:
             if labels is None:

@@ -9,7 +9,7 @@ from keras import ops
 
 from keras_genmodels import likelihoods as likelihoods_lib
 from keras_genmodels._api import register
-from keras_genmodels._seed_state import SavesSeedState
+from keras_genmodels._seed_state import SavesSeedState, call_seed_generator
 from keras_genmodels.layers import sampling as sampling_layer
 from keras_genmodels.layers.kl import standard_normal_kl
 from keras_genmodels.metrics import likelihood as likelihood_metrics
@@ -348,7 +348,7 @@ class VAE(PresetMixin, SavesSeedState, SingleLossModel, keras.Model):
         if self.latent_dim is None:
             raise ValueError("Cannot infer latent_dim from the encoder to sample.")
         y = self.one_hot_labels(labels, n=n) if self.conditional else None
-        gen = keras.random.SeedGenerator(seed) if seed is not None else self.seed_generator
+        gen = call_seed_generator(seed) if seed is not None else self.seed_generator
         z = keras.random.normal((n, self.latent_dim), seed=gen)
         params = ops.stop_gradient(self.decoder(self._decoder_in(z, y), training=False))
         if mode == "params":
@@ -479,7 +479,7 @@ class VAE(PresetMixin, SavesSeedState, SingleLossModel, keras.Model):
             y_all = ops.convert_to_numpy(self.one_hot_labels(
                 labels if not isinstance(labels, (int, np.integer)) else
                 np.full((len(x),), labels, "int32"), n=len(x)))
-        gen = keras.random.SeedGenerator(seed) if seed is not None else self.seed_generator
+        gen = call_seed_generator(seed) if seed is not None else self.seed_generator
         out = []
         for start in range(0, len(x), batch_size):
             xb = self._prepare(x[start:start + batch_size])

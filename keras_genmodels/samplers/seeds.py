@@ -12,6 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_genmodels._seed_state import call_seed_generator
 from keras_genmodels._validate import check_int
 
 
@@ -89,7 +90,7 @@ def base_seed(model, seed):
     >>> keras.ops.convert_to_numpy(base_seed(MarkovAR(4), 7)).tolist()
     [7, 0]
     """
-    return keras.random.SeedGenerator(resolve_seed(model, seed)).next()
+    return call_seed_generator(resolve_seed(model, seed)).next()
 
 
 def step_seed(base, t):
