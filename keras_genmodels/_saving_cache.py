@@ -10,7 +10,8 @@ the one it reads, so every call builds them again: a new ``Optimizer(1.0)``
 with its two variables per save on every backend. On TensorFlow each Keras
 variable made and freed keeps ~31 KB of process memory, so a training run
 that checkpoints every epoch grew by ~72 KB per epoch, and each save of a
-small model took ~1.7x as long as with the sets cached (``bench/save_cost.py``).
+save of the IWAE networks took ~1.5x as long as with the sets cached
+(``bench/save_cost.py``).
 
 :func:`install` caches the sets in this module (surviving
 ``keras.backend.clear_session()``, which resets Keras' global state), and only
