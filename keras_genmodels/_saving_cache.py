@@ -9,7 +9,7 @@ in Keras' global state, but (Keras 3.15) it stores them under another key than
 the one it reads, so every call builds them again: a new ``Optimizer(1.0)``
 with its two variables per save on every backend. On TensorFlow each Keras
 variable made and freed keeps ~31 KB of process memory, so a training run
-that checkpoints every epoch grew by ~72 KB per epoch, and each save of a
+that checkpoints every epoch grew by ~72 KB per epoch, and each
 save of the IWAE networks took ~1.5x as long as with the sets cached
 (``bench/save_cost.py``).
 
